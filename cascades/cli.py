@@ -1,0 +1,153 @@
+"""The ``cascades`` command line: a thin layer over library functions.
+
+Every subcommand parses its arguments, calls one library function that a
+notebook could call too, and prints the result. Bad arguments give one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are a single line on stderr (exit code 2)."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the ``cascades`` command (used by ``main`` and the tests)."""
+    parser = _Parser(
+        prog="cascades",
+        description="Cascade models on random graphs: theory, simulation, and neural-network initialization.",
+    )
+    parser.add_argument("--version", action="version", version=f"cascades {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = sub.add_parser(
+        "demo",
+        help="generate an Erdos-Renyi graph and compare its degrees with the Poisson law",
+        description="Built-in demo: generate an Erdos-Renyi graph and compare its degree histogram "
+        "with the Poisson distribution.",
+    )
+    demo.add_argument("--n", type=_nonneg_int, default=100_000, help="number of nodes (default 100000)")
+    demo.add_argument("--mean-degree", type=_float, default=4.0, help="mean degree z (default 4)")
+    demo.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
+    demo.set_defaults(func=_cmd_demo)
+
+    graph = sub.add_parser("graph", help="generate, save and inspect random graphs")
+    gsub = graph.add_subparsers(dest="graph_command", metavar="KIND", parser_class=_Parser, required=True)
+
+    er = gsub.add_parser("er", help="Erdos-Renyi graph G(n, p) with p = z / (n - 1)")
+    er.add_argument("n", type=_nonneg_int, help="number of nodes")
+    er.add_argument("mean_degree", type=_float, help="mean degree z")
+    er.set_defaults(func=_cmd_graph, factory=lambda a, rng: _lib().erdos_renyi(a.n, a.mean_degree, rng=rng))
+
+    reg = gsub.add_parser("regular", help="random k-regular graph")
+    reg.add_argument("n", type=_nonneg_int, help="number of nodes")
+    reg.add_argument("k", type=_nonneg_int, help="degree of every node")
+    reg.set_defaults(func=_cmd_graph, factory=lambda a, rng: _lib().random_regular(a.n, a.k, rng=rng))
+
+    cm = gsub.add_parser("powerlaw", help="configuration model with power-law degrees p_k ~ k^-exponent")
+    cm.add_argument("n", type=_nonneg_int, help="number of nodes")
+    cm.add_argument("exponent", type=_float, help="power-law exponent (> 1; > 2 for a finite mean)")
+    cm.add_argument("--kmin", type=_nonneg_int, default=1, help="smallest degree (default 1)")
+    cm.add_argument("--kmax", type=_nonneg_int, default=None, help="largest degree (default: no cutoff)")
+    cm.set_defaults(func=_cmd_graph, factory=_powerlaw_graph)
+
+    for p in (er, reg, cm):
+        p.add_argument("--seed", type=_nonneg_int, default=None, help="random seed (default: fresh entropy)")
+        p.add_argument("--out", default=None, help="save the graph to this .npz file")
+
+    info = gsub.add_parser("info", help="print the summary of a saved graph (.npz)")
+    info.add_argument("path", help="file written by `cascades graph ... --out` or cascades.save")
+    info.set_defaults(func=_cmd_info)
+    return parser
+
+
+def _lib():
+    import cascades
+
+    return cascades
+
+
+def _powerlaw_graph(args, rng):
+    lib = _lib()
+    dist = lib.PowerLaw(args.exponent, kmin=args.kmin, kmax=args.kmax)
+    return lib.configuration_model(dist, args.n, rng=rng)
+
+
+def _cmd_demo(args) -> int:
+    import numpy as np
+
+    lib = _lib()
+    graph = lib.erdos_renyi(args.n, args.mean_degree, rng=args.seed)
+    print(graph.summary())
+    observed = np.bincount(graph.degrees) / max(graph.n, 1)
+    expected = lib.Poisson(args.mean_degree).pmf()
+    print("\n degree   observed   Poisson pmf")
+    for k in range(min(max(len(observed), 1), 12)):
+        obs = observed[k] if k < len(observed) else 0.0
+        exp = expected[k] if k < len(expected) else 0.0
+        print(f"{k:7d}   {obs:8.5f}   {exp:8.5f}")
+    return 0
+
+
+def _cmd_graph(args) -> int:
+    lib = _lib()
+    graph = args.factory(args, args.seed)
+    print(graph.summary())
+    if args.out:
+        lib.save(graph, args.out)
+        print(f"saved to {args.out}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    print(_lib().load(args.path).summary())
+    return 0
+
+
+def main(argv=None) -> int:
+    """Run the ``cascades`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as exc:
+        print(f"cascades: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cascades: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
