@@ -30,7 +30,9 @@ def check_int(name: str, value, *, low=None, high=None) -> int:
     ...
     ValueError: n must be an integer >= 0, got -1
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer{_range(low, high)}, got {value!r}")
+    if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer():
             value = int(value)
         else:
@@ -73,7 +75,7 @@ def check_probability(name: str, value) -> float:
     ...
     ValueError: p must be a finite number in [0, 1], got 1.5
     """
-    return check_real(name, value, low=0.0, high=1.0)
+    return check_real(name, value, low=0, high=1)
 
 
 def check_int_array(name: str, values, *, low=None, high=None, ndim=1) -> np.ndarray:

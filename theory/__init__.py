@@ -1,0 +1,1 @@
+"""Executable sympy derivations of the closed forms that ``cascades`` relies on."""
