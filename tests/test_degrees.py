@@ -29,6 +29,10 @@ from cascades.degrees import (
 )
 
 RTOL = 1e-10  # tier (a): two exact computations of one number
+# The cut-off K guarantees an exact tail <= tol; summing the ~10^3 table entries in float64 and the
+# special functions that locate K add round-off of order 1e-16 per entry, so a sum may undershoot
+# 1 - tol by that much.
+ROUNDOFF = 1e-14
 
 FINITE = [
     Binomial(10, 0.3),
@@ -235,7 +239,7 @@ def test_edge_biased_and_excess(d):
     np.testing.assert_allclose(edge, np.arange(n) * p[:n] / z, rtol=RTOL, atol=1e-300)
     np.testing.assert_array_equal(exc, edge[1:])
     assert edge[0] == 0
-    assert 1 - TAIL_TOL <= edge.sum() <= 1 + 1e-12
+    assert 1 - TAIL_TOL - ROUNDOFF <= edge.sum() <= 1 + 1e-12
     # the mean of the excess degree is the branching factor <k(k-1)>/<k>
     if d.kmax is not None:
         assert np.arange(exc.size) @ exc == pytest.approx(d.mean_excess, rel=RTOL)
@@ -283,7 +287,7 @@ def test_pmf_invariants(d):
     with pytest.raises(ValueError):
         p[0] = 0.5
     assert np.all(p >= 0)
-    assert 1 - TAIL_TOL <= p.sum() <= 1 + 1e-12
+    assert 1 - TAIL_TOL - ROUNDOFF <= p.sum() <= 1 + 1e-12
     assert p[d.kmin] > 0 and np.all(p[: d.kmin] == 0)
     if d.kmax is not None:
         assert p.size == d.kmax + 1
@@ -323,11 +327,11 @@ def test_generating_function_invariants(d):
 def test_poisson_properties(z, tol):
     d = Poisson(z)
     p = d.pmf(tol)
-    assert np.all(p >= 0) and 1 - tol <= p.sum() <= 1 + 1e-12
+    assert np.all(p >= 0) and 1 - tol - ROUNDOFF <= p.sum() <= 1 + 1e-12
     assert special.pdtrc(p.size - 1, z) <= tol
     assert d.variance == pytest.approx(z)
     if z > 0:
-        assert 1 - tol <= d.edge_biased_pmf(tol).sum() <= 1 + 1e-12
+        assert 1 - tol - ROUNDOFF <= d.edge_biased_pmf(tol).sum() <= 1 + 1e-12
 
 
 @settings(max_examples=25, deadline=None)
