@@ -12,6 +12,7 @@ import pickle
 import mpmath
 import numpy as np
 import pytest
+from _stats import chi_square_pvalue
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
@@ -409,27 +410,6 @@ def test_tables_are_cached():
 
 N_SAMPLES = 10**5
 ALPHA = 1e-3  # significance of each chi-square test
-
-
-def chi_square_pvalue(counts, probs):
-    """Pearson chi-square p-value, pooling adjacent bins until the expected count is >= 5."""
-    counts = np.asarray(counts, dtype=float)
-    expected = np.asarray(probs, dtype=float) * counts.sum()
-    assert not np.any((expected == 0) & (counts > 0)), "a value of probability 0 was sampled"
-    obs_bins, exp_bins = [], []
-    acc_o = acc_e = 0.0
-    for o, e in zip(counts, expected, strict=True):
-        acc_o += o
-        acc_e += e
-        if acc_e >= 5:
-            obs_bins.append(acc_o)
-            exp_bins.append(acc_e)
-            acc_o = acc_e = 0.0
-    obs_bins[-1] += acc_o
-    exp_bins[-1] += acc_e
-    obs, exp = np.array(obs_bins), np.array(exp_bins)
-    assert obs.size >= 2
-    return stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue
 
 
 def degree_counts(samples, K):

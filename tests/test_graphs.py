@@ -17,6 +17,7 @@ from collections import Counter
 import networkx as nx
 import numpy as np
 import pytest
+from _stats import sample_pvalue
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse, stats
@@ -125,33 +126,6 @@ def assert_valid_csr(g, *, simple=True):
         assert not np.any(g.indices == rows), "self-loop"
         same_row = rows[1:] == rows[:-1]
         assert not np.any(same_row & (g.indices[1:] == g.indices[:-1])), "repeated entry"
-
-
-def chi_square_pvalue(observed_values, pmf):
-    """Chi-square goodness of fit of integer samples against ``pmf`` (bins with expected < 5 pooled).
-
-    Bins are pooled from the left into groups whose expected count is >= 5;
-    the tail beyond the table (and any left-over group) joins the last bin.
-    """
-    n = observed_values.size
-    counts = np.bincount(observed_values, minlength=pmf.size).astype(float)
-    tail_obs = counts[pmf.size :].sum()
-    counts = counts[: pmf.size]
-    expected = n * pmf
-    obs_bins, exp_bins = [], []
-    o = e = 0.0
-    for ok, ek in zip(counts, expected, strict=True):
-        o += ok
-        e += ek
-        if e >= 5:
-            obs_bins.append(o)
-            exp_bins.append(e)
-            o = e = 0.0
-    obs_bins[-1] += o + tail_obs
-    exp_bins[-1] += e + n * max(0.0, 1.0 - pmf.sum())
-    obs_bins, exp_bins = np.array(obs_bins), np.array(exp_bins)
-    exp_bins *= n / exp_bins.sum()
-    return stats.chisquare(obs_bins, exp_bins).pvalue
 
 
 # ---------------------------------------------------------------------------
@@ -665,7 +639,7 @@ def test_er_degree_histogram_and_edge_count():
     g = erdos_renyi(n, c, rng=11)
     p = c / (n - 1)
     pmf = stats.binom.pmf(np.arange(40), n - 1, p)
-    assert chi_square_pvalue(g.degrees, pmf) > ALPHA
+    assert sample_pvalue(g.degrees, pmf) > ALPHA
     # edge count ~ Binomial(n(n-1)/2, p): within 4 standard deviations
     pairs = n * (n - 1) / 2
     assert abs(g.m - pairs * p) < 4 * math.sqrt(pairs * p * (1 - p))
@@ -711,9 +685,9 @@ def test_layered_edge_counts_and_degree_laws():
         assert abs(mask.nnz - a * b * p) < 4 * math.sqrt(a * b * p * (1 - p))
         # in-degrees of layer l are iid Binomial(a, p); out-degrees of layer l-1 Binomial(b, p)
         in_deg = np.asarray(mask.sum(axis=1)).astype(np.int64)
-        assert chi_square_pvalue(in_deg, stats.binom.pmf(np.arange(a + 1), a, p)) > ALPHA
+        assert sample_pvalue(in_deg, stats.binom.pmf(np.arange(a + 1), a, p)) > ALPHA
         out_deg = g.degrees[g.offsets[l - 1] : g.offsets[l]]
-        assert chi_square_pvalue(out_deg, stats.binom.pmf(np.arange(b + 1), b, p)) > ALPHA
+        assert sample_pvalue(out_deg, stats.binom.pmf(np.arange(b + 1), b, p)) > ALPHA
     np.testing.assert_array_equal(g.in_degrees[g.offsets[1] : g.offsets[2]], g.mask(1).sum(axis=1))
 
 
