@@ -28,6 +28,15 @@ from .graphs import (
     save,
     to_networkx,
 )
+from .models import (
+    AbsoluteThreshold,
+    CascadeModel,
+    FiberBundle,
+    FractionalThreshold,
+    IndependentCascade,
+    SimulationRule,
+    WeightedThreshold,
+)
 
 __all__ = [
     "__version__",
@@ -50,4 +59,12 @@ __all__ = [
     "to_networkx",
     "save",
     "load",
+    # cascade models
+    "CascadeModel",
+    "SimulationRule",
+    "FractionalThreshold",
+    "AbsoluteThreshold",
+    "WeightedThreshold",
+    "IndependentCascade",
+    "FiberBundle",
 ]
