@@ -37,6 +37,17 @@ from .models import (
     SimulationRule,
     WeightedThreshold,
 )
+from .simulate import (
+    CascadeFrequency,
+    CascadeResult,
+    EnsembleInterrupted,
+    EnsembleResult,
+    SizeHistogram,
+    cascade_size_histogram,
+    global_cascade_frequency,
+    simulate,
+    simulate_ensemble,
+)
 
 __all__ = [
     "__version__",
@@ -67,4 +78,14 @@ __all__ = [
     "WeightedThreshold",
     "IndependentCascade",
     "FiberBundle",
+    # simulators
+    "simulate",
+    "simulate_ensemble",
+    "CascadeResult",
+    "EnsembleResult",
+    "EnsembleInterrupted",
+    "cascade_size_histogram",
+    "SizeHistogram",
+    "global_cascade_frequency",
+    "CascadeFrequency",
 ]

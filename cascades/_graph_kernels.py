@@ -28,7 +28,7 @@ __all__: list[str] = []  # private module; the names below are used by graphs.py
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _gnp_skip(rng, log_q):
     """Failures before the next success of Bernoulli(p) trials, ``log_q = log(1 - p)``.
 
@@ -40,7 +40,7 @@ def _gnp_skip(rng, log_q):
     return np.floor(np.log(1.0 - rng.random()) / log_q)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def er_lower(rng, n, log_q, v, w, lower, buf, filled):
     """G(n, p) by geometric skipping: write the lower triangle, resumably.
 
@@ -77,7 +77,7 @@ def er_lower(rng, n, log_q, v, w, lower, buf, filled):
     return v, w, filled
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def er_symmetrize(lower, lower_indices, shift, indptr, indices):
     """Symmetric CSR with sorted rows from the lower-triangular CSR of :func:`er_lower`.
 
@@ -147,7 +147,7 @@ def er_symmetrize(lower, lower_indices, shift, indptr, indices):
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def bipartite_fill(rng, a, b, log_q, offset, i, j, row_counts, buf, filled):
     """Random bipartite graph a -> b by geometric skipping, written in CSR order, resumably.
 
@@ -185,7 +185,7 @@ def bipartite_fill(rng, a, b, log_q, offset, i, j, row_counts, buf, filled):
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _sift_down(a, lo, root, end):
     """Heap sift-down on ``a[lo:lo + end]`` (max-heap, 0-based within the slice)."""
     while True:
@@ -202,7 +202,7 @@ def _sift_down(a, lo, root, end):
         root = child
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _sort_rows(indptr, indices):
     """Sort every row of a CSR in place: insertion sort for short rows, heapsort otherwise.
 
@@ -231,7 +231,7 @@ def _sort_rows(indptr, indices):
                 _sift_down(indices, a, 0, end)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def csr_from_pairs(src, dst, n, symmetric, indptr, indices):
     """Fill a CSR (sorted rows) from the pairs ``(src[e], dst[e])``.
 
@@ -258,7 +258,7 @@ def csr_from_pairs(src, dst, n, symmetric, indptr, indices):
     _sort_rows(indptr, indices)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def csr_from_stub_pairs(stubs, degrees, indptr, indices):
     """Symmetric CSR of the pairing ``(stubs[2e], stubs[2e + 1])``, rows sorted.
 
@@ -281,7 +281,7 @@ def csr_from_stub_pairs(stubs, degrees, indptr, indices):
     _sort_rows(indptr, indices)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def simplify_csr(indptr, indices, erase_loops, erase_multi, loop_entries, out_indptr):
     """Remove self-loops and/or repeated entries from a CSR with sorted rows, in place.
 
@@ -323,7 +323,7 @@ def simplify_csr(indptr, indices, erase_loops, erase_multi, loop_entries, out_in
     return loops, dups
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def loop_and_duplicate_counts(indptr, indices, loop_entries):
     """Return ``(loop_entries, duplicate_entries, isolated)`` of a CSR with sorted rows.
 
@@ -356,7 +356,7 @@ def loop_and_duplicate_counts(indptr, indices, loop_entries):
     return loops, dups, isolated
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def rows_sorted(indptr, indices):
     """True when every row is sorted ascending (repeats allowed)."""
     n = indptr.shape[0] - 1
@@ -367,7 +367,7 @@ def rows_sorted(indptr, indices):
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def transpose_csr(indptr, indices, n_cols, out_indptr, out_indices):
     """Transpose a CSR with ``n_cols`` columns (counting sort; output rows sorted).
 
@@ -387,14 +387,14 @@ def transpose_csr(indptr, indices, n_cols, out_indptr, out_indices):
             cursor[j] += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def in_degree_counts(indices, n, out):
     """``out[j]`` += number of entries j in ``indices`` (a bincount without int64 temporaries)."""
     for x in range(indices.shape[0]):
         out[indices[x]] += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def undirected_edge_list(indptr, indices, out):
     """Write each undirected edge once, as (i, j) with i <= j, into ``out`` (m x 2).
 
@@ -420,7 +420,7 @@ def undirected_edge_list(indptr, indices, out):
     return e
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def complement_csr(indptr, indices, out_indptr, out_indices):
     """Complement of a simple graph (rows sorted, no loops): the non-neighbours j != i."""
     n = indptr.shape[0] - 1
@@ -444,7 +444,7 @@ def complement_csr(indptr, indices, out_indptr, out_indices):
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _multiplicity(nbr, u, v):
     """Number of times v occurs in the neighbour row of u."""
     c = 0
@@ -454,7 +454,7 @@ def _multiplicity(nbr, u, v):
     return c
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _replace_one(nbr, u, old, new):
     """Replace one occurrence of ``old`` by ``new`` in the neighbour row of u."""
     for s in range(nbr.shape[1]):
@@ -463,7 +463,7 @@ def _replace_one(nbr, u, old, new):
             return
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def regular_pairing_switch(rng, ends, nbr, max_tries):
     """Turn the pairing ``ends`` (m x 2) into a simple graph by random switchings, in place.
 
@@ -520,7 +520,7 @@ def regular_pairing_switch(rng, ends, nbr, max_tries):
     return switches
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def neighbour_table(ends, n, k, nbr):
     """Fill the n x k neighbour table of the pairing ``ends`` (m x 2)."""
     fill = np.zeros(n, np.int64)
@@ -533,7 +533,7 @@ def neighbour_table(ends, n, k, nbr):
         fill[b] += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def pairing_is_simple(ends, nbr):
     """True when the pairing has no self-loop and no repeated edge."""
     for e in range(ends.shape[0]):
