@@ -28,6 +28,33 @@ from .graphs import (
     save,
     to_networkx,
 )
+from .meanfield import (
+    CascadeCondition,
+    CascadeWindow,
+    ConvergenceWarning,
+    FinalSize,
+    GiantComponent,
+    GlobalCascadeProbability,
+    cascade_condition,
+    cascade_condition_from_graph,
+    cascade_window,
+    final_size,
+    final_size_from_graph,
+    giant_component,
+    giant_component_from_graph,
+    global_cascade_probability,
+    global_cascade_probability_from_graph,
+)
+from .messages import (
+    CorrelatedResult,
+    DegreeCorrelation,
+    MessagePassingResult,
+    ModularNetwork,
+    final_size_correlated,
+    final_size_modular,
+    message_passing,
+    message_passing_condition,
+)
 from .models import (
     AbsoluteThreshold,
     CascadeModel,
@@ -37,7 +64,7 @@ from .models import (
     SimulationRule,
     WeightedThreshold,
 )
-from .simulate import (
+from .simulation import (
     CascadeFrequency,
     CascadeResult,
     EnsembleInterrupted,
@@ -88,4 +115,29 @@ __all__ = [
     "SizeHistogram",
     "global_cascade_frequency",
     "CascadeFrequency",
+    # mean-field theory (local tree approximation)
+    "final_size",
+    "final_size_from_graph",
+    "FinalSize",
+    "cascade_condition",
+    "cascade_condition_from_graph",
+    "CascadeCondition",
+    "global_cascade_probability",
+    "global_cascade_probability_from_graph",
+    "GlobalCascadeProbability",
+    "giant_component",
+    "giant_component_from_graph",
+    "GiantComponent",
+    "cascade_window",
+    "CascadeWindow",
+    "ConvergenceWarning",
+    # message passing, degree-correlated and modular networks
+    "message_passing",
+    "message_passing_condition",
+    "MessagePassingResult",
+    "DegreeCorrelation",
+    "final_size_correlated",
+    "ModularNetwork",
+    "final_size_modular",
+    "CorrelatedResult",
 ]

@@ -1,12 +1,12 @@
-"""Numba kernels behind :mod:`cascades.simulate` (floor 1: arrays in, preallocated outputs out).
+"""Numba kernels behind :mod:`cascades.simulation` (floor 1: arrays in, preallocated outputs out).
 
 Every kernel is ``@numba.njit(cache=True, nogil=True)``: it takes the graph's
 CSR arrays (``indptr`` int64, ``indices`` int32 or int64, both only read), the
 rule's arrays and scalars, writes into outputs and work arrays that the caller
 allocated, and never validates. The public wrapper
-(:func:`cascades.simulate.simulate`) checks the arguments, allocates, draws the
+(:func:`cascades.simulation.simulate`) checks the arguments, allocates, draws the
 randomness and calls exactly one kernel. Because the kernels release the GIL,
-threads of :func:`cascades.simulate.simulate_ensemble` run them in parallel.
+threads of :func:`cascades.simulation.simulate_ensemble` run them in parallel.
 
 Common interface
 ----------------

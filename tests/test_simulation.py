@@ -1,4 +1,4 @@
-"""Tests of cascades.simulate and its kernels.
+"""Tests of cascades.simulation and its kernels.
 
 Tiers (STYLE.md, rule 10):
 (a) exact: every kernel (async and sync, every rule kind) against slow, readable
@@ -36,7 +36,7 @@ from cascades.models import (
     SimulationRule,
     WeightedThreshold,
 )
-from cascades.simulate import (
+from cascades.simulation import (
     CascadeFrequency,
     CascadeResult,
     EnsembleInterrupted,
