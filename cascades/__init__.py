@@ -7,6 +7,7 @@ a :class:`numpy.random.Generator`), documented in :mod:`cascades._rng`.
 
 __version__ = "0.1.0"
 
+from . import nn
 from .degrees import (
     Binomial,
     DegreeDistribution,
@@ -78,6 +79,7 @@ from .simulation import (
 
 __all__ = [
     "__version__",
+    "nn",
     # degree distributions
     "DegreeDistribution",
     "Poisson",

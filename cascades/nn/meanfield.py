@@ -1,0 +1,1286 @@
+"""Mean-field signal propagation in deep random networks (the edge of chaos).
+
+A fully connected network with pre-activations h^l = W^l phi(h^{l-1}) + b^l, weights
+W_ij ~ N(0, sigma_w^2 / n_in) and biases b_i ~ N(0, sigma_b^2). **Every function takes the
+variances** ``sigma_w2`` = sigma_w^2 and ``sigma_b2`` = sigma_b^2 (Schoenholz et al. 2017 and
+Pennington et al. use variances; Poole et al. 2016 plot standard deviations: see
+:func:`phase_diagram`, whose grid axes are standard deviations by default). In the wide limit
+the pre-activations of two inputs are a centred Gaussian pair whose covariance obeys
+
+* the length map  q^l = sigma_w^2 / r * E[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2
+  (Poole et al. 2016, eq. 3; Schoenholz et al. 2017, eq. 3);
+* the covariance map  q12^l = sigma_w^2 * E[phi(u1) phi(u2)] + sigma_b^2,
+  u1 = sqrt(q11) z1, u2 = sqrt(q22) (c z1 + sqrt(1 - c^2) z2) (Poole et al. 2016, eq. 5),
+  c^l = q12^l / sqrt(q11^l q22^l);
+
+with r in (0, 1] the dropout keep probability (r = 1: no dropout), which multiplies only the
+diagonal term by 1 / r (Schoenholz et al. 2017, Sec. 4), so that c = 1 stops being a fixed point.
+The slope of the correlation map at c = 1 is chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]
+(Poole et al. 2016, eq. 7; Schoenholz et al. 2017, eq. 6): chi_1 < 1 is the ordered phase,
+chi_1 > 1 the chaotic one, chi_1 = 1 the edge of chaos. It is also the mean factor by which
+squared gradient norms grow per layer going backwards (Schoenholz et al. 2017, Sec. 5).
+
+The expectations come from :mod:`cascades.nn.activations` (closed forms where known, else
+quadrature). torch is never imported here.
+
+References
+----------
+Poole, Lahiri, Raghu, Sohl-Dickstein & Ganguli, "Exponential expressivity in deep neural
+networks through transient chaos", NeurIPS 2016.
+Schoenholz, Gilmer, Ganguli & Sohl-Dickstein, "Deep information propagation", ICLR 2017.
+Pennington, Schoenholz & Ganguli, "Resurrecting the sigmoid in deep learning through dynamical
+isometry: theory and practice", NeurIPS 2017.
+Pennington, Schoenholz & Ganguli, "The emergence of spectral universality in deep networks",
+AISTATS 2018.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from .._validation import check_int, check_real
+from .activations import (
+    N_QUAD_1D,
+    N_QUAD_2D,
+    Activation,
+    ActivationLike,
+    expect_dphi_power,
+    expect_dphi_sq,
+    expect_phi_phi,
+    expect_phi_sq,
+    expect_phi_sq_slope,
+    get_activation,
+    quadrature_rule,
+)
+
+__all__ = [
+    "Covariance",
+    "Trajectory",
+    "DepthScales",
+    "PhaseDiagram",
+    "JacobianMoments",
+    "q_map",
+    "covariance_map",
+    "c_map",
+    "q_fixed_point",
+    "c_fixed_point",
+    "chi1",
+    "chi_c",
+    "depth_scales",
+    "critical_weight_variance",
+    "propagate",
+    "q_trajectory",
+    "c_trajectory",
+    "phase_diagram",
+    "gradient_norms",
+    "jacobian_spectrum_moments",
+]
+
+Array = np.ndarray
+
+# Above this length the length map is declared divergent (no finite fixed point).
+_Q_MAX = 1e12
+# Largest number of grid points phase_diagram accepts (about 20 float64 grids of this size).
+_MAX_GRID_POINTS = 5_000_000
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _variances(name: str, value) -> Array:
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must be a finite variance >= 0 (or an array of them), got {value!r}")
+    return arr
+
+
+def _keep(keep) -> float:
+    return check_real("keep", keep, low=0, high=1, low_open=True)
+
+
+def _scalar_or_array(x: Array):
+    x = np.asarray(x)
+    return float(x) if x.ndim == 0 else x
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Covariance:
+    """Covariance [[q11, q12], [q12, q22]] of a pair of pre-activations (arrays broadcast).
+
+    Attributes
+    ----------
+    q11, q22 : float or ndarray
+        Variances (lengths) of the two pre-activations.
+    q12 : float or ndarray
+        Their covariance.
+    """
+
+    q11: float | Array
+    q22: float | Array
+    q12: float | Array
+
+    @property
+    def c(self):
+        """The correlation q12 / sqrt(q11 q22) (1 where a variance is 0)."""
+        q11, q22, q12 = (np.asarray(a, dtype=float) for a in (self.q11, self.q22, self.q12))
+        den = np.sqrt(q11 * q22)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _scalar_or_array(np.where(den > 0, q12 / np.where(den > 0, den, 1.0), 1.0))
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Layer-by-layer covariance of two inputs' pre-activations; index l = 0 is the input layer.
+
+    Attributes
+    ----------
+    q11, q22, q12, c : ndarray
+        Arrays of length ``depth + 1``.
+    """
+
+    q11: Array
+    q22: Array
+    q12: Array
+    c: Array
+
+
+@dataclass(frozen=True)
+class DepthScales:
+    """Depth scales of Schoenholz et al. (2017), eqs. 4 and 9, at the fixed point (q*, c*).
+
+    Attributes
+    ----------
+    xi_q : float or ndarray
+        Depth over which the length q^l approaches q*: -1 / ln(sigma_w^2 / r * d/dq E[phi^2]),
+        i.e. -1 / ln(chi_1 + sigma_w^2 E[phi'' phi]) without dropout.
+    xi_c : float or ndarray
+        Depth over which correlations approach c*: -1 / ln(chi_c). Infinite at the edge of chaos.
+    q_star, c_star, chi1, chi_c : float or ndarray
+        The fixed point and the slopes at it.
+    """
+
+    xi_q: float | Array
+    xi_c: float | Array
+    q_star: float | Array
+    c_star: float | Array
+    chi1: float | Array
+    chi_c: float | Array
+
+
+@dataclass(frozen=True)
+class PhaseDiagram:
+    """Order-to-chaos phase diagram on a (sigma_w, sigma_b) grid (Poole et al. 2016, Fig. 2).
+
+    Grids have shape ``(len(sigma_w), len(sigma_b))``: rows follow the weight axis.
+
+    Attributes
+    ----------
+    sigma_w, sigma_b : ndarray
+        The axes exactly as given, in the units named by ``axes``.
+    axes : str
+        ``"std"`` (standard deviations, Poole's convention) or ``"variance"``.
+    sigma_w2, sigma_b2 : ndarray
+        The variance grids, shape (len(sigma_w), len(sigma_b)).
+    q_star, c_star, chi1, chi_c : ndarray
+        The length fixed point (inf where the length map diverges), the correlation fixed point
+        (1 in the ordered phase; nan where q* is 0 or inf and r < 1), chi_1 and chi_c.
+    chaotic : ndarray of bool
+        chi_1 > 1 (for r < 1 this is the gradient criterion sigma_w^2 / r E[phi'^2] > 1).
+    """
+
+    sigma_w: Array
+    sigma_b: Array
+    axes: str
+    sigma_w2: Array
+    sigma_b2: Array
+    q_star: Array
+    c_star: Array
+    chi1: Array
+    chi_c: Array
+    chaotic: Array
+
+
+@dataclass(frozen=True)
+class JacobianMoments:
+    """Moments of the squared singular values of the input-output Jacobian J (J J^T spectrum).
+
+    Attributes
+    ----------
+    mean : float
+        m1 = (sigma_w^2 mu_1)^L = chi_1^L.
+    variance : float
+        m2 - m1^2 = chi_1^{2L} L (mu_2 / mu_1^2 - 1 - s_1) (Pennington, Schoenholz & Ganguli 2017,
+        eqs. 16-18).
+    mu1, mu2 : float
+        mu_k = E[phi'(sqrt(q*) z)^(2k)].
+    s1 : float
+        -1 for Gaussian, 0 for orthogonal weights.
+    chi1 : float
+    depth : int
+    q_star : float
+    """
+
+    mean: float
+    variance: float
+    mu1: float
+    mu2: float
+    s1: float
+    chi1: float
+    depth: int
+    q_star: float
+
+
+# ---------------------------------------------------------------------------------------------
+# the maps
+# ---------------------------------------------------------------------------------------------
+
+
+def q_map(activation: ActivationLike, sigma_w2, sigma_b2, q, *, keep: float = 1.0, n: int = N_QUAD_1D):
+    """Length map q -> sigma_w^2 / r E[phi(sqrt(q) z)^2] + sigma_b^2 (variances; Poole et al. 2016, eq. 3).
+
+    Parameters
+    ----------
+    activation : str or Activation
+        See :func:`cascades.nn.activations.get_activation`.
+    sigma_w2, sigma_b2 : float or array_like
+        Weight variance sigma_w^2 (times fan-in) and bias variance sigma_b^2, >= 0.
+    q : float or array_like
+        Length (variance) of the previous layer's pre-activations, >= 0.
+    keep : float
+        Dropout keep probability r in (0, 1]; 1 means no dropout (Schoenholz et al. 2017, Sec. 4).
+    n : int
+        Quadrature nodes when the activation has no closed form.
+
+    Returns
+    -------
+    float or ndarray
+        The next layer's length, broadcast over the inputs.
+
+    Raises
+    ------
+    ValueError
+        For negative variances or ``keep`` outside (0, 1].
+
+    Examples
+    --------
+    >>> q_map("relu", 2.0, 0.0, 1.5)   # He initialisation keeps the length
+    1.5
+    >>> q_map("relu", 2.0, 0.0, 1.5, keep=0.5)
+    3.0
+    """
+    sw, sb, q = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2), _variances("q", q)
+    r = _keep(keep)
+    return _scalar_or_array(sw / r * expect_phi_sq(activation, q, n=n) + sb)
+
+
+def covariance_map(
+    activation: ActivationLike,
+    sigma_w2,
+    sigma_b2,
+    q11,
+    q22,
+    q12,
+    *,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+    n2: int = N_QUAD_2D,
+) -> Covariance:
+    """One layer of the covariance map of two inputs' pre-activations (variances throughout).
+
+    q_aa -> sigma_w^2 / r E[phi(sqrt(q_aa) z)^2] + sigma_b^2 and
+    q12 -> sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2 (Poole et al. 2016, eqs. 3 and 5; dropout as
+    in Schoenholz et al. 2017, Sec. 4: the keep probability r divides only the diagonal).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float or array_like
+        Weight and bias variances, >= 0.
+    q11, q22, q12 : float or array_like
+        Input covariance; |q12| <= sqrt(q11 q22).
+    keep : float
+        Dropout keep probability in (0, 1].
+    n, n2 : int
+        Quadrature nodes (1-D; per axis in 2-D) for activations without closed forms.
+
+    Returns
+    -------
+    Covariance
+
+    Examples
+    --------
+    >>> cov = covariance_map("linear", 1.0, 0.5, 2.0, 1.0, 0.5)
+    >>> float(cov.q11), float(cov.q22), float(cov.q12)
+    (2.5, 1.5, 1.0)
+    """
+    sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
+    q11, q22 = _variances("q11", q11), _variances("q22", q22)
+    q12 = np.asarray(q12, dtype=float)
+    if not np.all(np.isfinite(q12)) or np.any(np.abs(q12) > np.sqrt(q11 * q22) * (1 + 1e-12) + 1e-300):
+        raise ValueError("q12 must be a finite covariance with |q12| <= sqrt(q11 q22)")
+    r = _keep(keep)
+    new11 = sw / r * expect_phi_sq(activation, q11, n=n) + sb
+    new22 = sw / r * expect_phi_sq(activation, q22, n=n) + sb
+    new12 = sw * expect_phi_phi(activation, q11, q22, q12, n=n2) + sb
+    return Covariance(_scalar_or_array(new11), _scalar_or_array(new22), _scalar_or_array(new12))
+
+
+def c_map(
+    activation: ActivationLike,
+    sigma_w2,
+    sigma_b2,
+    c,
+    *,
+    q=None,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+    n2: int = N_QUAD_2D,
+):
+    """Correlation map c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q_map(q) at equal lengths q.
+
+    With ``q = q*`` (the default) this is the map of Poole et al. (2016, eq. 5) whose slope at
+    c = 1 is chi_1. Variances sigma_w^2, sigma_b^2 as parameters.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float or array_like
+        Weight and bias variances, >= 0.
+    c : float or array_like
+        Input correlations in [-1, 1].
+    q : float or array_like, optional
+        Length of both inputs; default the fixed point :func:`q_fixed_point`.
+    keep : float
+        Dropout keep probability in (0, 1].
+    n, n2 : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    float or ndarray
+        The output correlation, in [-1, 1].
+
+    Examples
+    --------
+    >>> c_map("relu", 2.0, 0.0, 0.0, q=1.0)   # (sin t + (pi - t) cos t) / pi at t = pi/2
+    0.3183098861837907
+    >>> c_map("tanh", 1.5, 0.05, 1.0)
+    1.0
+    """
+    c = np.asarray(c, dtype=float)
+    if not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
+        raise ValueError(f"c must hold correlations in [-1, 1], got {c!r}")
+    sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
+    r = _keep(keep)
+    if q is None:
+        q = q_fixed_point(activation, sw, sb, keep=r, n=n)
+    q = _variances("q", q)
+    if np.any(np.isinf(q)):
+        raise ValueError("the length map has no finite fixed point here (q* = inf); pass q explicitly")
+    num = sw * expect_phi_phi(activation, q, q, c * q, n=n2) + sb
+    den = sw / r * expect_phi_sq(activation, q, n=n) + sb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+    return _scalar_or_array(np.clip(out, -1.0, 1.0))
+
+
+# ---------------------------------------------------------------------------------------------
+# fixed points
+# ---------------------------------------------------------------------------------------------
+
+
+def _q_star(act: Activation, sw: Array, sb: Array, r: float, n: int, tol: float, max_iter: int) -> Array:
+    """Vectorised safeguarded Newton for the attracting root of g(q) = q_map(q) - q."""
+    sw, sb = np.broadcast_arrays(sw, sb)
+    shape = sw.shape
+    sw, sb = sw.ravel().astype(float), sb.ravel().astype(float)
+    a = sw / r
+
+    def g_dg(q, idx):
+        g = a[idx] * expect_phi_sq(act, q, n=n) + sb[idx] - q
+        dg = a[idx] * expect_phi_sq_slope(act, q, n=n) - 1.0
+        return g, dg
+
+    out = np.full(sw.size, np.nan)
+    # lo: g(sigma_b2) = a E[phi^2] >= 0. hi: expand until g(hi) < 0 (a downward crossing exists).
+    lo = sb.copy()
+    hi = np.maximum(2.0 * lo, 1.0)
+    idx_all = np.arange(sw.size)
+    g_hi, _ = g_dg(hi, idx_all)
+    todo = g_hi >= 0
+    while np.any(todo):
+        lo[todo] = hi[todo]
+        hi[todo] *= 16.0
+        g_new, _ = g_dg(hi[todo], idx_all[todo])
+        sub = np.flatnonzero(todo)
+        todo[sub[g_new < 0]] = False
+        over = hi > _Q_MAX
+        out[todo & over] = np.inf
+        todo &= ~over
+    active = np.flatnonzero(np.isnan(out))
+    # Newton from the right end: monotone when the length map is concave (tanh, erf, relu, ...)
+    x = hi.copy()
+    for it in range(max_iter):
+        if active.size == 0:
+            break
+        xa, la, ha = x[active], lo[active], hi[active]
+        g, dg = g_dg(xa, active)
+        pos = g >= 0
+        la = np.where(pos, xa, la)
+        ha = np.where(pos, ha, xa)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = xa - g / dg
+        ok = np.isfinite(newton) & (newton >= la) & (newton <= ha) & (it < 50)
+        xn = np.where(ok, newton, 0.5 * (la + ha))
+        scale = np.maximum(np.abs(xn), 1.0)
+        done = (np.abs(xn - xa) <= tol * scale) & (np.abs(g) <= 1e3 * tol * scale)
+        done |= (ha - la) <= tol * np.maximum(ha, 1e-300)
+        lo[active], hi[active], x[active] = la, ha, xn
+        out[active[done]] = xn[done]
+        active = active[~done]
+    if active.size:
+        raise RuntimeError(
+            f"q_fixed_point did not converge for {active.size} parameter point(s) in {max_iter} "
+            f"iterations (e.g. sigma_w2={sw[active[0]]!r}, sigma_b2={sb[active[0]]!r})"
+        )
+    return out.reshape(shape)
+
+
+def q_fixed_point(
+    activation: ActivationLike,
+    sigma_w2,
+    sigma_b2,
+    *,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+    tol: float = 1e-13,
+    max_iter: int = 200,
+):
+    """The attracting fixed point q* of the length map (variances; Poole et al. 2016, eq. 3).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float or array_like
+        Weight and bias variances, >= 0 (broadcast; the solver is vectorised).
+    keep : float
+        Dropout keep probability in (0, 1].
+    n : int
+        Quadrature nodes for activations without closed forms.
+    tol : float
+        Relative tolerance on q* (and on the residual, times 1000).
+    max_iter : int
+        Newton/bisection iterations allowed.
+
+    Returns
+    -------
+    float or ndarray
+        q*, or ``inf`` where the length map has no finite attracting fixed point (it grows without
+        bound, e.g. ReLU with sigma_w^2 >= 2 r; at sigma_w^2 = 2 r, sigma_b^2 = 0 every q is fixed
+        and ``inf`` is returned too).
+
+    Raises
+    ------
+    RuntimeError
+        If the iteration does not converge (never silently).
+
+    Notes
+    -----
+    Safeguarded Newton on g(q) = q_map(q) - q inside a bracket [lo, hi] with g(lo) >= 0 > g(hi):
+    lo = sigma_b^2, hi found by expansion. The bracket only ever shrinks onto a downward crossing
+    of the diagonal, i.e. a fixed point attracting from both sides (the one the iteration of the
+    map reaches from q = sigma_b^2). The derivative is sigma_w^2 / r * d/dq E[phi^2] (Stein).
+
+    Examples
+    --------
+    >>> q_fixed_point("relu", 1.0, 0.5)   # sigma_b^2 / (1 - sigma_w^2 / 2)
+    1.0
+    >>> round(q_fixed_point("tanh", 1.76, 0.05), 6)
+    0.569463
+    """
+    act = get_activation(activation)
+    sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
+    r = _keep(keep)
+    tol = check_real("tol", tol, low=0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    return _scalar_or_array(_q_star(act, sw, sb, r, n, tol, max_iter))
+
+
+def _dkernels_equal(act: Activation, q: Array, c: Array, n2: int, need_value: bool = True):
+    """E[phi(u1) phi(u2)] and E[phi'(u1) phi'(u2)] at q11 = q22 = q, q12 = c q (fused quadrature)."""
+    if act.kernel is not None and act.dkernel is not None:
+        val = act.kernel(q, q, c * q) if need_value else None
+        return val, act.dkernel(q, q, c * q)
+    z, w = quadrature_rule(n2)
+    q, c = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(c, dtype=float))
+    shape = q.shape
+    sq, cf = np.sqrt(q.ravel()), np.clip(c.ravel(), -1.0, 1.0)
+    sf = np.sqrt(np.maximum(0.0, 1 - cf * cf))
+    val = np.empty(cf.size)
+    dval = np.empty(cf.size)
+    step = max(1, 2_000_000 // (n2 * n2))
+    for s in range(0, cf.size, step):
+        sl = slice(s, s + step)
+        u1 = sq[sl, None] * z
+        u2 = sq[sl, None, None] * (cf[sl, None, None] * z[:, None] + sf[sl, None, None] * z[None, :])
+        if need_value:
+            val[sl] = np.einsum("mi,mi,i->m", act.phi(u1), act.phi(u2) @ w, w)
+        dval[sl] = np.einsum("mi,mi,i->m", act.dphi(u1), act.dphi(u2) @ w, w)
+    return (val.reshape(shape) if need_value else None), dval.reshape(shape)
+
+
+def _c_star(act, sw, sb, qs, chi, r, n, n2, tol, max_iter):
+    """Safeguarded Newton from c = 0 on f(c) = c_map(c) - c (convex on [0, 1]); vectorised."""
+    sw, sb, qs, chi = (a.ravel() for a in np.broadcast_arrays(sw, sb, qs, chi))
+    out = np.full(sw.size, np.nan)
+    finite = np.isfinite(qs) & (qs > 0)
+    if r == 1.0:
+        ordered = finite & (chi <= 1.0 + 1e-12)
+        out[ordered] = 1.0
+        out[(qs == 0) | ~np.isfinite(qs)] = 1.0  # convention: the ordered phase's c* = 1
+        active = np.flatnonzero(finite & ~ordered)
+    else:
+        active = np.flatnonzero(finite)
+    den = sw / r * expect_phi_sq(act, np.where(finite, qs, 0.0), n=n) + sb  # = q* at the fixed point
+    c = np.zeros(sw.size)
+    lo = np.zeros(sw.size)  # f(lo) >= 0
+    hi = np.ones(sw.size)  # f(hi) < 0, or hi = 1
+    for it in range(max_iter):
+        if active.size == 0:
+            break
+        ca, qa = c[active], qs[active]
+        k, dk = _dkernels_equal(act, qa, ca, n2)
+        f = (sw[active] * k + sb[active]) / den[active] - ca
+        df = sw[active] * dk * qa / den[active] - 1.0
+        pos = f >= 0
+        la = np.where(pos, ca, lo[active])
+        ha = np.where(pos, hi[active], ca)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cn = ca - f / df
+        # Newton while it stays inside the bracket (convexity makes it monotone from the left);
+        # bisection once quadrature round-off makes it oscillate (after 30 steps)
+        newton = np.isfinite(cn) & (cn >= la) & (cn <= ha) & (it < 30)
+        cn = np.where(newton, cn, 0.5 * (la + ha))
+        done = ((np.abs(cn - ca) <= tol) & (np.abs(f) <= 1e3 * tol)) | (ha - la <= tol) | (f == 0)
+        cn = np.where(f == 0, ca, cn)
+        c[active], lo[active], hi[active] = cn, la, ha
+        out[active[done]] = cn[done]
+        active = active[~done]
+    if active.size:
+        raise RuntimeError(
+            f"c_fixed_point did not converge for {active.size} parameter point(s) in {max_iter} iterations"
+        )
+    return out
+
+
+def c_fixed_point(
+    activation: ActivationLike,
+    sigma_w2,
+    sigma_b2,
+    *,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+    n2: int = N_QUAD_2D,
+    tol: float = 1e-12,
+    max_iter: int = 100,
+):
+    """The stable fixed point c* of the correlation map at q* (variances; Poole et al. 2016, Sec. 3).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float or array_like
+        Weight and bias variances, >= 0 (broadcast).
+    keep : float
+        Dropout keep probability in (0, 1]. For r < 1, c = 1 is no longer a fixed point and
+        c* < 1 everywhere (Schoenholz et al. 2017, Sec. 4).
+    n, n2 : int
+        Quadrature nodes (1-D; per axis in 2-D).
+    tol : float
+        Absolute tolerance on c*.
+    max_iter : int
+        Newton iterations allowed.
+
+    Returns
+    -------
+    float or ndarray
+        c* in [0, 1]: 1 in the ordered phase (chi_1 <= 1) without dropout; nan where q* is
+        infinite (or 0) with dropout.
+
+    Raises
+    ------
+    RuntimeError
+        If Newton does not converge.
+
+    Notes
+    -----
+    At equal lengths the correlation map is a power series in c with non-negative coefficients
+    (Mehler's expansion: the Hermite coefficients of phi enter squared), so f(c) = c_map(c) - c
+    is convex on [0, 1] with f(0) >= 0 and f(1) <= 0. Newton started at c = 0 therefore increases
+    monotonically to the smallest root in [0, 1), which is the stable fixed point (chaotic phase
+    or dropout); in the ordered phase without dropout that root is c = 1. The slope of the map
+    is sigma_w^2 E[phi'(u1) phi'(u2)] (Price's theorem).
+
+    Examples
+    --------
+    >>> c_fixed_point("tanh", 1.0, 0.05)
+    1.0
+    >>> round(c_fixed_point("erf", 4.0, 0.0), 12)   # odd activation, no bias: c* = 0
+    0.0
+    """
+    act = get_activation(activation)
+    sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
+    r = _keep(keep)
+    tol = check_real("tol", tol, low=0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    qs = _q_star(act, sw, sb, r, n, 1e-13, 200)
+    chi = _chi1_at(act, np.broadcast_to(sw, qs.shape), qs, r, n)
+    shape = np.broadcast_shapes(sw.shape, sb.shape)
+    return _scalar_or_array(_c_star(act, sw, sb, qs, chi, r, n, n2, tol, max_iter).reshape(shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# slopes, depth scales, the edge of chaos
+# ---------------------------------------------------------------------------------------------
+
+
+def _chi1_at(act: Activation, sw: Array, qs: Array, r: float, n: int) -> Array:
+    sw, qs = np.broadcast_arrays(np.asarray(sw, dtype=float), np.asarray(qs, dtype=float))
+    finite = np.isfinite(qs)
+    m = np.asarray(expect_dphi_sq(act, np.where(finite, qs, 0.0), n=n), dtype=float) * np.ones(qs.shape)
+    if act.mean_dsq is not None and np.any(~finite):
+        m = np.where(finite, m, act.mean_dsq(np.where(finite, 0.0, np.inf)) * np.ones(qs.shape))
+    else:
+        m = np.where(finite, m, np.inf)
+    with np.errstate(invalid="ignore"):
+        return np.where(sw == 0, 0.0, sw / r * m)
+
+
+def chi1(activation: ActivationLike, sigma_w2, sigma_b2, *, q=None, keep: float = 1.0, n: int = N_QUAD_1D):
+    """chi_1 = sigma_w^2 / r E[phi'(sqrt(q*) z)^2] (variances; Poole et al. 2016, eq. 7).
+
+    The slope of the correlation map at c = 1 and the mean growth factor of squared gradient norms
+    per layer (Schoenholz et al. 2017, eq. 6 and Sec. 5). With dropout (keep probability r < 1)
+    the 1 / r comes from the backward pass through the dropout mask, E[(m / r)^2] = 1 / r.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float or array_like
+        Weight and bias variances, >= 0.
+    q : float or array_like, optional
+        Length at which to evaluate; default q* (:func:`q_fixed_point`).
+    keep : float
+        Dropout keep probability in (0, 1].
+    n : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    float or ndarray
+        chi_1; where q* = inf it is the closed-form limit if the activation has one (ReLU:
+        sigma_w^2 / (2 r)), else inf.
+
+    Examples
+    --------
+    >>> chi1("relu", 3.0, 0.1)   # sigma_w^2 / 2
+    1.5
+    >>> chi1("tanh", 1.0, 0.0)   # q* = 0, phi'(0) = 1
+    1.0
+    """
+    act = get_activation(activation)
+    sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
+    r = _keep(keep)
+    qs = _q_star(act, sw, sb, r, n, 1e-13, 200) if q is None else _variances("q", q)
+    return _scalar_or_array(_chi1_at(act, sw, qs, r, n))
+
+
+def chi_c(
+    activation: ActivationLike,
+    sigma_w2,
+    sigma_b2,
+    *,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+    n2: int = N_QUAD_2D,
+):
+    """chi_c = sigma_w^2 E[phi'(u1*) phi'(u2*)] at (q*, c*) (variances; Schoenholz et al. 2017, eq. 9).
+
+    Equals chi_1 when c* = 1 (ordered phase, no dropout); at c* < 1 it is the slope of the
+    correlation map at its stable fixed point.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float or array_like
+        Weight and bias variances, >= 0.
+    keep : float
+        Dropout keep probability in (0, 1].
+    n, n2 : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    float or ndarray
+
+    Examples
+    --------
+    >>> chi_c("relu", 1.5, 0.1)   # ordered: c* = 1, chi_c = chi_1 = 0.75
+    0.75
+    """
+    return _scalar_or_array(_scales(activation, sigma_w2, sigma_b2, keep, n, n2)["chi_c"])
+
+
+def _scales(activation, sigma_w2, sigma_b2, keep, n, n2, correlations=True):
+    act = get_activation(activation)
+    sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
+    r = _keep(keep)
+    shape = np.broadcast_shapes(sw.shape, sb.shape)
+    sw, sb = (np.broadcast_to(a, shape) for a in (sw, sb))
+    qs = _q_star(act, sw, sb, r, n, 1e-13, 200)
+    ch1 = _chi1_at(act, sw, qs, r, n)
+    if correlations:
+        cs = _c_star(act, sw, sb, qs, ch1, r, n, n2, 1e-12, 100).reshape(shape)
+    else:
+        cs = np.where((r == 1.0) & ((ch1 <= 1.0 + 1e-12) | (qs == 0) | ~np.isfinite(qs)), 1.0, np.nan)
+    finite = np.isfinite(qs) & np.isfinite(cs)
+    chic = np.where(cs == 1.0, ch1, np.nan)
+    inner = finite & (cs < 1.0)
+    if np.any(inner):
+        _, dk = _dkernels_equal(act, qs[inner], cs[inner], n2, need_value=False)
+        chic[inner] = sw[inner] * dk
+    fin = np.isfinite(qs)
+    slope = np.where(fin, sw / r * expect_phi_sq_slope(act, np.where(fin, qs, 0.0), n=n), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xi_q = np.where(slope > 0, -1.0 / np.log(slope), 0.0)
+        xi_q = np.where(slope >= 1, np.inf, xi_q)
+        xi_q = np.where(np.isnan(slope), np.nan, xi_q)
+        xi_c = np.where(chic > 0, -1.0 / np.log(chic), 0.0)
+        xi_c = np.where(np.abs(chic - 1) <= 1e-12, np.inf, xi_c)
+        xi_c = np.where(np.isnan(chic), np.nan, xi_c)
+    return {"q_star": qs, "c_star": cs, "chi1": ch1, "chi_c": chic, "xi_q": xi_q, "xi_c": xi_c}
+
+
+def depth_scales(
+    activation: ActivationLike,
+    sigma_w2,
+    sigma_b2,
+    *,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+    n2: int = N_QUAD_2D,
+) -> DepthScales:
+    """Depth scales xi_q and xi_c of Schoenholz et al. (2017), eqs. 4 and 9 (variances).
+
+    xi_q = -1 / ln(sigma_w^2 / r * d/dq E[phi(sqrt(q) z)^2] at q*), which without dropout is
+    -1 / ln(chi_1 + sigma_w^2 E[phi''(sqrt(q*) z) phi(sqrt(q*) z)]) (their eq. 4, by Stein's
+    lemma); xi_c = -1 / ln chi_c. xi_c diverges at the edge of chaos (chi_1 = 1); the trainable
+    depth is about 6 xi_c (their empirical constant).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float or array_like
+        Weight and bias variances, >= 0.
+    keep : float
+        Dropout keep probability in (0, 1].
+    n, n2 : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    DepthScales
+        ``xi_c = inf`` where chi_c = 1 (to 1e-12); ``xi_q = inf`` where the length map's slope is
+        >= 1 (q* = inf); ``0`` where a slope is 0 (e.g. Heaviside's length map).
+
+    Examples
+    --------
+    >>> ds = depth_scales("relu", 1.5, 0.1)
+    >>> round(ds.xi_c, 6)   # -1 / ln(0.75)
+    3.476059
+    """
+    d = _scales(activation, sigma_w2, sigma_b2, keep, n, n2)
+    fields = DepthScales.__dataclass_fields__
+    return DepthScales(**{k: _scalar_or_array(v) for k, v in d.items() if k in fields})
+
+
+def critical_weight_variance(
+    activation: ActivationLike,
+    sigma_b2,
+    *,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+    xtol: float = 1e-13,
+):
+    """The edge of chaos: the weight variance sigma_w^2 with chi_1 = 1 at q* (Poole et al. 2016, Sec. 3).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_b2 : float or array_like
+        Bias variance(s), >= 0. (The result is a variance too.)
+    keep : float
+        Dropout keep probability in (0, 1]: then the root of the gradient criterion
+        sigma_w^2 / r E[phi'^2] = 1; for ReLU sigma_w^2 = 2 r (derived; see Notes).
+    n : int
+        Quadrature nodes.
+    xtol : float
+        Absolute tolerance of :func:`scipy.optimize.brentq`.
+
+    Returns
+    -------
+    float or ndarray
+        sigma_w^2 on the critical line.
+
+    Raises
+    ------
+    ValueError
+        If chi_1 never crosses 1 (e.g. Heaviside, where chi_1 is infinite).
+
+    Notes
+    -----
+    brentq on sigma_w^2 -> chi_1(sigma_w^2, sigma_b^2) - 1, with q* recomputed at each step; the
+    bracket starts at [1e-8, 1] and is doubled until chi_1 > 1. For ReLU, chi_1 = sigma_w^2 / (2 r)
+    whatever q*, so the critical point is sigma_w^2 = 2 r (for r = 1: He et al. 2015). With dropout
+    the length map of ReLU has slope sigma_w^2 / (2 r) too, so this is also where q* diverges;
+    the correlation map has no critical point for r < 1 (Schoenholz et al. 2017, Sec. 4).
+
+    Examples
+    --------
+    >>> critical_weight_variance("relu", 0.0)
+    2.0
+    >>> round(critical_weight_variance("tanh", 0.05), 6)
+    1.760955
+    """
+    act = get_activation(activation)
+    sb = _variances("sigma_b2", sigma_b2)
+    r = _keep(keep)
+
+    def h(sw, b):
+        qs = _q_star(act, np.asarray(sw), np.asarray(b), r, n, 1e-14, 200)
+        return float(_chi1_at(act, np.asarray(sw), qs, r, n)) - 1.0
+
+    def solve(b):
+        lo, hi = 1e-8, 1.0
+        h_lo = h(lo, b)
+        if not h_lo < 0:
+            raise ValueError(
+                f"chi_1 = {h_lo + 1.0} >= 1 already at sigma_w2 = {lo} for {act.name} "
+                f"(sigma_b2 = {b}): no edge of chaos"
+            )
+        while h(hi, b) <= 0:
+            hi *= 2.0
+            if hi > 1e8:
+                raise ValueError(f"chi_1 stays below 1 up to sigma_w2 = 1e8 for {act.name}: no edge of chaos")
+        return optimize.brentq(h, lo, hi, args=(b,), xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
+
+    out = np.vectorize(solve, otypes=[float])(sb)
+    return _scalar_or_array(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# trajectories
+# ---------------------------------------------------------------------------------------------
+
+
+def propagate(
+    activation: ActivationLike,
+    sigma_w2: float,
+    sigma_b2: float,
+    q11: float,
+    depth: int,
+    *,
+    q22: float | None = None,
+    c: float = 1.0,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+    n2: int = N_QUAD_2D,
+) -> Trajectory:
+    """Iterate the covariance map for ``depth`` layers from two inputs (Poole et al. 2016, eqs. 3, 5).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float
+        Weight and bias variances, >= 0.
+    q11 : float
+        Length of the first input's pre-activations at layer 0, >= 0.
+    depth : int
+        Number of layers to apply, >= 0.
+    q22 : float, optional
+        Length of the second input (default ``q11``).
+    c : float
+        Initial correlation in [-1, 1].
+    keep : float
+        Dropout keep probability in (0, 1].
+    n, n2 : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    Trajectory
+        Arrays of length ``depth + 1`` (index 0: the input).
+
+    Examples
+    --------
+    >>> t = propagate("relu", 2.0, 0.0, 1.0, 3, c=0.0)
+    >>> t.q11.tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    >>> round(float(t.c[1]), 12)   # 1 / pi
+    0.318309886184
+    """
+    act = get_activation(activation)
+    sw = check_real("sigma_w2", sigma_w2, low=0)
+    sb = check_real("sigma_b2", sigma_b2, low=0)
+    a = check_real("q11", q11, low=0)
+    b = a if q22 is None else check_real("q22", q22, low=0)
+    c0 = check_real("c", c, low=-1, high=1)
+    depth = check_int("depth", depth, low=0)
+    r = _keep(keep)
+    out = np.empty((4, depth + 1))
+    q12 = c0 * math.sqrt(a * b)
+    for l in range(depth + 1):
+        den = math.sqrt(a * b)
+        out[:, l] = a, b, q12, (q12 / den if den > 0 else 1.0)
+        if l == depth:
+            break
+        cov = covariance_map(act, sw, sb, a, b, q12, keep=r, n=n, n2=n2)
+        a, b = float(cov.q11), float(cov.q22)
+        q12 = float(np.clip(cov.q12, -math.sqrt(a * b), math.sqrt(a * b)))
+    return Trajectory(*out)
+
+
+def q_trajectory(
+    activation: ActivationLike, sigma_w2: float, sigma_b2: float, q0: float, depth: int,
+    *, keep: float = 1.0, n: int = N_QUAD_1D,
+) -> Array:
+    """Lengths q^0 = q0, q^1, ..., q^depth under the length map (variances; Poole et al. 2016, eq. 3).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float
+        Weight and bias variances, >= 0.
+    q0 : float
+        Initial length, >= 0.
+    depth : int
+        Number of layers, >= 0.
+    keep : float
+        Dropout keep probability in (0, 1].
+    n : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    ndarray
+        Length ``depth + 1``.
+
+    Examples
+    --------
+    >>> q_trajectory("linear", 0.5, 1.0, 4.0, 3).tolist()
+    [4.0, 3.0, 2.5, 2.25]
+    """
+    act = get_activation(activation)
+    sw = check_real("sigma_w2", sigma_w2, low=0)
+    sb = check_real("sigma_b2", sigma_b2, low=0)
+    q = check_real("q0", q0, low=0)
+    depth = check_int("depth", depth, low=0)
+    r = _keep(keep)
+    out = np.empty(depth + 1)
+    out[0] = q
+    for l in range(1, depth + 1):
+        out[l] = sw / r * float(expect_phi_sq(act, out[l - 1], n=n)) + sb
+    return out
+
+
+def c_trajectory(
+    activation: ActivationLike, sigma_w2: float, sigma_b2: float, c0: float, depth: int,
+    *, q0: float | None = None, keep: float = 1.0, n: int = N_QUAD_1D, n2: int = N_QUAD_2D,
+) -> Array:
+    """Correlations c^0 = c0, ..., c^depth of two inputs of equal length (Poole et al. 2016, eq. 5).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float
+        Weight and bias variances, >= 0.
+    c0 : float
+        Initial correlation in [-1, 1].
+    depth : int
+        Number of layers, >= 0.
+    q0 : float, optional
+        Initial length of both inputs; default q* (then the lengths stay at q* and only c moves).
+    keep : float
+        Dropout keep probability in (0, 1].
+    n, n2 : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    ndarray
+        Length ``depth + 1``.
+
+    Examples
+    --------
+    >>> ct = c_trajectory("tanh", 1.2, 0.05, 0.5, 50)   # ordered phase: c -> 1
+    >>> bool(ct[-1] > 0.99)
+    True
+    """
+    sw = check_real("sigma_w2", sigma_w2, low=0)
+    sb = check_real("sigma_b2", sigma_b2, low=0)
+    r = _keep(keep)
+    if q0 is None:
+        q0 = float(q_fixed_point(activation, sw, sb, keep=r, n=n))
+        if not math.isfinite(q0):
+            raise ValueError("q* is infinite here; pass q0 explicitly")
+    return propagate(activation, sw, sb, q0, depth, c=c0, keep=r, n=n, n2=n2).c
+
+
+# ---------------------------------------------------------------------------------------------
+# phase diagram
+# ---------------------------------------------------------------------------------------------
+
+
+def phase_diagram(
+    activation: ActivationLike,
+    sigma_w,
+    sigma_b,
+    *,
+    axes: str = "std",
+    keep: float = 1.0,
+    correlations: bool = True,
+    n: int = N_QUAD_1D,
+    n2: int = N_QUAD_2D,
+) -> PhaseDiagram:
+    """chi_1, q*, c* and the order/chaos classification on a (sigma_w, sigma_b) grid.
+
+    **The axes are standard deviations by default** (``axes="std"``), as in Poole et al. (2016),
+    Fig. 2 (sigma_w in [1, 5], sigma_b in [0, 4]); pass ``axes="variance"`` to give sigma_w^2 and
+    sigma_b^2 directly. Everything is computed from the variances sigma_w^2, sigma_b^2.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w, sigma_b : array_like
+        1-D grids (>= 0) of the weight and bias axes, in the units set by ``axes``.
+    axes : {"std", "variance"}
+        Units of the axes.
+    keep : float
+        Dropout keep probability in (0, 1].
+    correlations : bool
+        Compute c* and chi_c (the expensive 2-D part). With ``False`` they are nan except where
+        c* = 1 is known (ordered phase without dropout, chi_c = chi_1 there).
+    n, n2 : int
+        Quadrature nodes (1-D; per axis in 2-D), the defaults of the scalar functions (301, 121).
+        Measured for tanh over Poole's range (q* up to 38): q* and chi_1 to about 1e-8; c* to
+        1e-5 and chi_c to 7e-4 at the largest q* (better than 1e-6 for q* <= 11). Cheaper settings
+        lose accuracy fast at large q*: n2 = 61 gives c* to 3e-3 and chi_c to 7e-2 there, and
+        n = 201 gives chi_1 to 1e-4.
+
+    Returns
+    -------
+    PhaseDiagram
+        Grids of shape ``(len(sigma_w), len(sigma_b))``.
+
+    Raises
+    ------
+    ValueError
+        For bad axes or a grid larger than 5 * 10^6 points (it would not fit in memory).
+
+    Notes
+    -----
+    Vectorised over the whole grid: one safeguarded-Newton solve for q*, then Newton for c* on
+    the chaotic points only (see :func:`q_fixed_point`, :func:`c_fixed_point`). Cost is
+    O(N n) for q*, chi_1 and O(N_chaotic n2^2) per Newton step for c*. Activations with closed
+    forms (relu, leaky_relu, linear, erf, heaviside) take milliseconds on a 201 x 201 grid; tanh
+    (quadrature) takes seconds with ``correlations=False`` and minutes with c* and chi_c
+    (``benchmarks/bench_nn_meanfield.py`` and its README section give measured times).
+
+    Examples
+    --------
+    >>> pd = phase_diagram("relu", [1.0, 2.0], [0.0, 0.5])
+    >>> pd.chi1.tolist()   # sigma_w^2 / 2
+    [[0.5, 0.5], [2.0, 2.0]]
+    >>> pd.chaotic.tolist()
+    [[False, False], [True, True]]
+    """
+    if axes not in ("std", "variance"):
+        raise ValueError(f"axes must be 'std' or 'variance', got {axes!r}")
+    w = np.asarray(sigma_w, dtype=float)
+    b = np.asarray(sigma_b, dtype=float)
+    for name, arr in (("sigma_w", w), ("sigma_b", b)):
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D grid, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise ValueError(f"{name} must hold finite values >= 0")
+    if w.size * b.size > _MAX_GRID_POINTS:
+        raise ValueError(
+            f"sigma_w, sigma_b: a {w.size} x {b.size} grid has more than {_MAX_GRID_POINTS} points "
+            "and would not fit in memory; use a coarser grid or tiles"
+        )
+    act = get_activation(activation)
+    r = _keep(keep)
+    sw2 = (w**2 if axes == "std" else w)[:, None] * np.ones(b.size)
+    sb2 = np.ones(w.size)[:, None] * (b**2 if axes == "std" else b)
+    d = _scales(act, sw2, sb2, r, n, n2, correlations=correlations)
+    return PhaseDiagram(
+        sigma_w=w, sigma_b=b, axes=axes, sigma_w2=sw2, sigma_b2=sb2,
+        q_star=d["q_star"], c_star=d["c_star"], chi1=d["chi1"], chi_c=d["chi_c"],
+        chaotic=d["chi1"] > 1.0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# gradients and the Jacobian spectrum
+# ---------------------------------------------------------------------------------------------
+
+
+def gradient_norms(
+    activation: ActivationLike,
+    sigma_w2: float,
+    sigma_b2: float,
+    depth: int,
+    *,
+    q0: float | None = None,
+    keep: float = 1.0,
+    n: int = N_QUAD_1D,
+) -> Array:
+    """Expected squared gradient norms per layer relative to the last layer (variances).
+
+    In the mean-field theory of backpropagation (Schoenholz et al. 2017, Sec. 5, eqs. 13-15),
+    with delta^l = dE/dh^l and equal widths, E|delta^l|^2 = chi_1(q^l) E|delta^{l+1}|^2 where
+    chi_1(q) = sigma_w^2 / r E[phi'(sqrt(q) z)^2]. So the ratio at layer l is
+    prod_{k=l}^{L-1} chi_1(q^k) = chi_1^{L-l} when q^k = q*.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float
+        Weight and bias variances, >= 0.
+    depth : int
+        Number of layers L >= 1.
+    q0 : float, optional
+        Length of the first layer's pre-activations (default q*: the lengths stay at q*).
+    keep : float
+        Dropout keep probability in (0, 1].
+    n : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    ndarray
+        Length L: entry l - 1 is E|delta^l|^2 / E|delta^L|^2 for l = 1, ..., L (the last is 1).
+
+    Examples
+    --------
+    >>> gradient_norms("relu", 1.0, 0.1, 3).tolist()   # chi_1 = 1/2
+    [0.25, 0.5, 1.0]
+    """
+    act = get_activation(activation)
+    sw = check_real("sigma_w2", sigma_w2, low=0)
+    sb = check_real("sigma_b2", sigma_b2, low=0)
+    L = check_int("depth", depth, low=1)
+    r = _keep(keep)
+    if q0 is None:
+        qs = float(q_fixed_point(act, sw, sb, keep=r, n=n))
+        q = np.full(L, qs)
+    else:
+        q = q_trajectory(act, sw, sb, check_real("q0", q0, low=0), L - 1, keep=r, n=n)
+    ch = _chi1_at(act, np.full(L, sw), q, r, n)
+    out = np.ones(L)
+    for l in range(L - 2, -1, -1):
+        out[l] = out[l + 1] * ch[l]
+    return out
+
+
+def jacobian_spectrum_moments(
+    activation: ActivationLike,
+    sigma_w2: float,
+    sigma_b2: float,
+    depth: int,
+    *,
+    weights: str = "gaussian",
+    n: int = N_QUAD_1D,
+) -> JacobianMoments:
+    """Mean and variance of the spectrum of J J^T for the input-output Jacobian J (variances).
+
+    J = prod_l D^l W^l, D^l = diag(phi'(h^l)), at the fixed point q*. Free probability gives
+    m1 = (sigma_w^2 mu_1)^L = chi_1^L and
+    m2 = (sigma_w^2 mu_1)^{2L} L (mu_2 / mu_1^2 + 1 / L - 1 - s_1), so the variance is
+    m2 - m1^2 = chi_1^{2L} L (mu_2 / mu_1^2 - 1 - s_1), mu_k = E[phi'(sqrt(q*) z)^(2k)],
+    s_1 = -1 for Gaussian and 0 for orthogonal weights (Pennington, Schoenholz & Ganguli 2017,
+    eqs. 16-18; 2018). At chi_1 = 1 ReLU gives 2L (Gaussian) or L (orthogonal).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w2, sigma_b2 : float
+        Weight and bias variances, >= 0.
+    depth : int
+        Number of layers L >= 1.
+    weights : {"gaussian", "orthogonal"}
+        The weight ensemble (orthogonal W scaled by sigma_w).
+    n : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    JacobianMoments
+
+    Raises
+    ------
+    ValueError
+        For an unknown ensemble, or when q* is infinite.
+
+    Examples
+    --------
+    >>> m = jacobian_spectrum_moments("relu", 2.0, 0.0, 10)
+    >>> m.mean, m.variance
+    (1.0, 20.0)
+    >>> jacobian_spectrum_moments("relu", 2.0, 0.0, 10, weights="orthogonal").variance
+    10.0
+    """
+    if weights not in ("gaussian", "orthogonal"):
+        raise ValueError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}")
+    act = get_activation(activation)
+    sw = check_real("sigma_w2", sigma_w2, low=0)
+    sb = check_real("sigma_b2", sigma_b2, low=0)
+    L = check_int("depth", depth, low=1)
+    qs = float(_q_star(act, np.asarray(sw), np.asarray(sb), 1.0, n, 1e-13, 200))
+    if not math.isfinite(qs):
+        if act.dphi_power is None:
+            raise ValueError("q* is infinite for these variances: the Jacobian moments are undefined")
+        q_eval = np.inf
+    else:
+        q_eval = qs
+    if math.isinf(q_eval):
+        mu1 = float(act.mean_dsq(np.inf))
+        mu2 = float(act.dphi_power(np.inf, 2))
+    else:
+        mu1 = float(expect_dphi_sq(act, q_eval, n=n))
+        mu2 = float(expect_dphi_power(act, q_eval, 2, n=n))
+    s1 = -1.0 if weights == "gaussian" else 0.0
+    ch = sw * mu1
+    mean = ch**L
+    variance = ch ** (2 * L) * L * (mu2 / mu1**2 - 1.0 - s1) if mu1 > 0 else 0.0
+    return JacobianMoments(
+        mean=float(mean),
+        variance=float(variance),
+        mu1=mu1,
+        mu2=mu2,
+        s1=s1,
+        chi1=float(ch),
+        depth=L,
+        q_star=qs,
+    )

@@ -1,0 +1,364 @@
+"""Mean-field signal propagation: closed forms (tier a), invariants (tier b), Monte Carlo (tier c).
+
+All parameters are variances (sigma_w2, sigma_b2). Independent references use
+scipy.integrate.quad + scipy.optimize.brentq, written out here so that they share no code with
+the library.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import integrate, optimize
+
+from cascades.nn import meanfield as mf
+from cascades.nn.meanfield import (
+    DepthScales,
+    c_fixed_point,
+    c_map,
+    c_trajectory,
+    chi1,
+    chi_c,
+    covariance_map,
+    critical_weight_variance,
+    depth_scales,
+    gradient_norms,
+    jacobian_spectrum_moments,
+    phase_diagram,
+    propagate,
+    q_fixed_point,
+    q_map,
+    q_trajectory,
+)
+
+
+def gauss(f, q):
+    s = math.sqrt(q)
+    return integrate.quad(lambda z: f(s * z) * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi), -13, 13,
+                          epsabs=1e-15, epsrel=1e-13, limit=400)[0]
+
+
+def ref_tanh_qstar(sw, sb):
+    def g(q):
+        return sw * gauss(lambda u: math.tanh(u) ** 2, q) + sb - q
+
+    return optimize.brentq(g, 1e-9, 200, xtol=1e-15)
+
+
+def ref_tanh_chi1(sw, sb):
+    return sw * gauss(lambda u: 1 / math.cosh(u) ** 4, ref_tanh_qstar(sw, sb))
+
+
+# ---- tier (a): closed forms and independent references ---------------------------------------
+
+
+@pytest.mark.parametrize("sb", [0.0, 0.05, 1.0])
+def test_relu_critical_point_is_two(sb):
+    assert critical_weight_variance("relu", sb) == pytest.approx(2.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.8, 1.0])
+def test_relu_dropout_critical_point_is_two_r(keep):
+    # chi_1 = sigma_w^2 / (2 r) and the length map's slope is the same: both cross 1 at 2 r
+    assert critical_weight_variance("relu", 0.1, keep=keep) == pytest.approx(2 * keep, abs=1e-12)
+    assert q_fixed_point("relu", 2 * keep * 0.9, 0.1, keep=keep) == pytest.approx(0.1 / (1 - 0.9), rel=1e-12)
+    assert q_fixed_point("relu", 2 * keep * 1.01, 0.1, keep=keep) == np.inf
+
+
+def test_relu_chi1_and_fixed_points():
+    sw = np.linspace(0.1, 3.9, 20)
+    np.testing.assert_allclose(chi1("relu", sw, 0.3), sw / 2, rtol=1e-15)
+    below = sw < 2
+    np.testing.assert_allclose(q_fixed_point("relu", sw[below], 0.3), 0.3 / (1 - sw[below] / 2), rtol=1e-12)
+    assert np.all(np.isinf(q_fixed_point("relu", sw[~below], 0.3)))
+    assert q_fixed_point("relu", 2.0, 0.0) == np.inf  # every q is fixed: no attracting point
+    assert q_fixed_point("relu", 1.0, 0.0) == 0.0
+    ds = depth_scales("relu", 1.2, 0.3)
+    assert ds.xi_q == pytest.approx(-1 / math.log(0.6), rel=1e-12)  # slope of the length map
+    assert ds.xi_c == pytest.approx(-1 / math.log(0.6), rel=1e-12)  # ordered: chi_c = chi_1
+
+
+def test_tanh_critical_point_against_independent_reference():
+    # THEORY.md B1 sanity value: "close to 1.76"; both computations give 1.760955 (to 1e-9)
+    ref = optimize.brentq(lambda s: ref_tanh_chi1(s, 0.05) - 1, 1.2, 3, xtol=1e-14)
+    got = critical_weight_variance("tanh", 0.05)
+    assert got == pytest.approx(ref, abs=1e-9)
+    assert round(got, 4) == 1.7610
+    assert q_fixed_point("tanh", got, 0.05) == pytest.approx(ref_tanh_qstar(ref, 0.05), rel=1e-9)
+
+
+@pytest.mark.parametrize("sw, sb", [(0.5, 0.0), (1.3, 0.05), (2.5, 0.3), (9.0, 4.0), (25.0, 16.0)])
+def test_tanh_q_star_and_chi1_against_quad(sw, sb):
+    # 301-node trapezoid: about 1e-12 for q* <= 10; at q* = 38 measured 2e-8 relative on chi_1
+    q_ref = ref_tanh_qstar(sw, sb) if sb > 0 or sw > 1 else 0.0
+    assert q_fixed_point("tanh", sw, sb) == pytest.approx(q_ref, rel=1e-9, abs=1e-12)
+    c_ref = sw * gauss(lambda u: 1 / math.cosh(u) ** 4, q_ref)
+    assert chi1("tanh", sw, sb) == pytest.approx(c_ref, rel=1e-10 if q_ref < 10 else 1e-7)
+
+
+def test_erf_q_star_uses_the_arcsine_closed_form():
+    for sw, sb in ((0.8, 0.1), (3.0, 0.5)):
+        def g(q, sw=sw, sb=sb):
+            return sw * 2 / math.pi * math.asin(2 * q / (1 + 2 * q)) + sb - q
+
+        ref = optimize.brentq(g, 1e-9, 100, xtol=1e-15)
+        assert q_fixed_point("erf", sw, sb) == pytest.approx(ref, rel=1e-12)
+
+
+def test_linear_maps_are_exact():
+    cov = covariance_map("linear", 0.8, 0.2, 1.0, 3.0, 0.9)
+    assert (cov.q11, cov.q22, cov.q12) == pytest.approx((1.0, 2.6, 0.92), rel=1e-14)
+    assert cov.c == pytest.approx(0.92 / math.sqrt(2.6), rel=1e-14)
+    np.testing.assert_allclose(q_trajectory("linear", 0.5, 1.0, 4.0, 3), [4.0, 3.0, 2.5, 2.25])
+    assert q_fixed_point("linear", 0.5, 1.0) == pytest.approx(2.0, rel=1e-13)
+
+
+def test_relu_c_map_is_the_normalised_arccos_kernel():
+    for c in (-1.0, -0.3, 0.0, 0.5, 1.0):
+        t = math.acos(c)
+        expected = (math.sin(t) + (math.pi - t) * math.cos(t)) / math.pi
+        assert c_map("relu", 2.0, 0.0, c, q=1.7) == pytest.approx(expected, abs=1e-14)
+
+
+def test_erf_chaotic_c_star_without_bias_is_zero_and_chi_c_closed_form():
+    assert c_fixed_point("erf", 4.0, 0.0) == pytest.approx(0.0, abs=1e-14)
+    qs = q_fixed_point("erf", 4.0, 0.0)
+    assert chi_c("erf", 4.0, 0.0) == pytest.approx(4.0 * 4 / math.pi / (1 + 2 * qs), rel=1e-12)
+
+
+# ---- tier (b): invariants --------------------------------------------------------------------
+
+
+@given(
+    c=st.floats(-1.0, 1.0),
+    sw=st.floats(0.1, 6.0),
+    sb=st.floats(0.0, 2.0),
+    name=st.sampled_from(["tanh", "relu", "erf", "sigmoid", "heaviside"]),
+)
+def test_c_map_maps_the_interval_into_itself(c, sw, sb, name):
+    q = 0.8  # fixed length keeps this fast; the map is evaluated as defined, at equal lengths q
+    out = c_map(name, sw, sb, c, q=q, n2=41)
+    assert -1.0 <= out <= 1.0
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "erf", "sigmoid", "gelu"])
+def test_c_equal_one_is_fixed_without_dropout_but_not_with(name):
+    sw, sb = 1.5, 0.2
+    assert c_map(name, sw, sb, 1.0) == pytest.approx(1.0, abs=1e-12)
+    assert c_map(name, sw, sb, 1.0, keep=0.8) < 1.0 - 1e-3
+    assert c_fixed_point(name, sw, sb, keep=0.8) < 1.0
+
+
+@pytest.mark.parametrize("name", ["tanh", "erf", "sigmoid"])
+def test_q_star_increases_with_weight_variance(name):
+    sw = np.linspace(0.2, 6.0, 30)
+    qs = q_fixed_point(name, sw, 0.1)
+    assert np.all(np.diff(qs) > 0)
+
+
+@pytest.mark.parametrize(
+    "name, sb", [("tanh", 0.0), ("tanh", 0.05), ("tanh", 0.5), ("erf", 0.2), ("sigmoid", 0.1)]
+)
+def test_chi1_is_one_on_the_critical_line(name, sb):
+    sw = critical_weight_variance(name, sb)
+    assert chi1(name, sw, sb) == pytest.approx(1.0, abs=1e-10)
+    assert chi1(name, 0.98 * sw, sb) < 1 < chi1(name, 1.02 * sw, sb)
+
+
+def test_depth_scales_diverge_at_criticality():
+    sw_c = critical_weight_variance("tanh", 0.05)
+    eps = np.array([0.1, 0.03, 0.01, 0.003])
+    below = depth_scales("tanh", sw_c - eps, 0.05)
+    above = depth_scales("tanh", sw_c + eps, 0.05)
+    assert isinstance(below, DepthScales)
+    assert np.all(np.diff(below.xi_c) > 0) and np.all(np.diff(above.xi_c) > 0)
+    assert below.xi_c[-1] > 300 and above.xi_c[-1] > 300
+    # xi_q stays finite across the transition (Schoenholz et al. 2017, Fig. 1)
+    assert np.all(np.isfinite(below.xi_q)) and np.all(below.xi_q < 3)
+    at = depth_scales("tanh", sw_c, 0.05)
+    assert at.xi_c > 1e5
+
+
+def test_chaotic_fixed_point_is_a_stable_fixed_point():
+    for name, sw, sb in (("tanh", 2.5, 0.05), ("tanh", 4.0, 1.0), ("relu", 2.0, 0.0)):
+        if name == "relu":
+            continue  # relu at 2: ordered/critical, c* = 1
+        cs = c_fixed_point(name, sw, sb)
+        assert 0 < cs < 1
+        assert c_map(name, sw, sb, cs) == pytest.approx(cs, abs=1e-10)
+        assert 0 < chi_c(name, sw, sb) < 1
+        traj = c_trajectory(name, sw, sb, 0.6, 200)  # contraction chi_c^200 < 1e-7
+        assert traj[-1] == pytest.approx(cs, abs=1e-8)
+
+
+def test_dropout_destroys_the_critical_point():
+    # with r < 1, c* < 1 on both sides and xi_c stays bounded (Schoenholz et al. 2017, Sec. 4)
+    sws = np.linspace(1.0, 3.0, 9)
+    ds = depth_scales("tanh", sws, 0.05, keep=0.9)
+    assert np.all(ds.c_star < 1)
+    assert np.all(np.isfinite(ds.xi_c)) and ds.xi_c.max() < 20
+
+
+def test_gradient_norms_are_powers_of_chi1():
+    ch = chi1("tanh", 1.5, 0.05)
+    g = gradient_norms("tanh", 1.5, 0.05, 6)
+    np.testing.assert_allclose(g, ch ** np.arange(5, -1, -1), rtol=1e-12)
+    # from a length away from q*, the product of chi_1(q^l) along the trajectory
+    q = q_trajectory("tanh", 1.5, 0.05, 3.0, 3)
+    chis = [chi1("tanh", 1.5, 0.05, q=v) for v in q]
+    g = gradient_norms("tanh", 1.5, 0.05, 4, q0=3.0)
+    np.testing.assert_allclose(g, [chis[0] * chis[1] * chis[2], chis[1] * chis[2], chis[2], 1.0], rtol=1e-12)
+
+
+def test_jacobian_spectrum_moments():
+    g = jacobian_spectrum_moments("relu", 2.0, 0.0, 7)
+    o = jacobian_spectrum_moments("relu", 2.0, 0.0, 7, weights="orthogonal")
+    assert (g.mean, g.variance, o.variance) == (1.0, 14.0, 7.0)  # 2L and L (Pennington et al. 2017)
+    sw = critical_weight_variance("tanh", 1e-4)
+    t = jacobian_spectrum_moments("tanh", sw, 1e-4, 50, weights="orthogonal")
+    assert t.mean == pytest.approx(1.0, rel=1e-8)
+    # small q*: mu2 / mu1^2 - 1 is small, so orthogonal tanh is nearly isometric
+    assert t.variance < 0.1 * jacobian_spectrum_moments("relu", 2.0, 0.0, 50, weights="orthogonal").variance
+    off = jacobian_spectrum_moments("tanh", 3.0, 0.1, 4)
+    assert off.mean == pytest.approx(off.chi1**4, rel=1e-14)
+    assert off.variance == pytest.approx(off.chi1**8 * 4 * (off.mu2 / off.mu1**2 - 1 + 1), rel=1e-14)
+
+
+def test_propagate_matches_separate_trajectories():
+    t = propagate("tanh", 1.8, 0.1, 1.2, 5, q22=0.4, c=0.3)
+    np.testing.assert_allclose(t.q11, q_trajectory("tanh", 1.8, 0.1, 1.2, 5), rtol=1e-14)
+    np.testing.assert_allclose(t.q22, q_trajectory("tanh", 1.8, 0.1, 0.4, 5), rtol=1e-14)
+    np.testing.assert_allclose(t.c, t.q12 / np.sqrt(t.q11 * t.q22), rtol=1e-14)
+    assert t.c[0] == pytest.approx(0.3)
+
+
+def test_phase_diagram_small_grid():
+    w = np.array([1.0, 1.3, 2.0, 3.0])  # standard deviations
+    b = np.array([0.0, 0.3, 1.0])
+    pd = phase_diagram("tanh", w, b)
+    coarse = phase_diagram("tanh", w, b, n=201, n2=61)  # cheaper quadrature
+    assert np.nanmax(np.abs(coarse.c_star - pd.c_star)) < 1e-4  # measured 1.5e-5 at q* = 9.6
+    assert np.nanmax(np.abs(coarse.chi1 - pd.chi1)) < 1e-7
+    assert pd.chi1.shape == (4, 3) and pd.axes == "std"
+    np.testing.assert_allclose(pd.sigma_w2, np.outer(w**2, np.ones(3)))
+    for i, j in ((1, 1), (3, 2), (2, 0)):
+        assert pd.q_star[i, j] == pytest.approx(q_fixed_point("tanh", w[i] ** 2, b[j] ** 2, n=301), rel=1e-8)
+        assert pd.chi1[i, j] == pytest.approx(chi1("tanh", w[i] ** 2, b[j] ** 2), rel=1e-8)
+        assert pd.c_star[i, j] == pytest.approx(c_fixed_point("tanh", w[i] ** 2, b[j] ** 2), abs=1e-10)
+    np.testing.assert_array_equal(pd.chaotic, pd.chi1 > 1)
+    # the classification flips at the critical line
+    for j in range(3):
+        crit = critical_weight_variance("tanh", b[j] ** 2)
+        np.testing.assert_array_equal(pd.chaotic[:, j], w**2 > crit)
+    pv = phase_diagram("tanh", w**2, b**2, axes="variance", correlations=False)
+    np.testing.assert_allclose(pv.chi1, pd.chi1, rtol=1e-14)
+    assert np.all(pv.c_star[~pv.chaotic] == 1) and np.all(np.isnan(pv.c_star[pv.chaotic]))
+
+
+# ---- tier (c): Monte Carlo of the maps with seeded draws -------------------------------------
+
+
+def test_q_map_and_covariance_map_against_monte_carlo():
+    # one wide random layer: h_i = sum_j W_ij phi(x_j) + b_i with x ~ N(0, q) iid; the empirical
+    # second moments over n * m samples have relative standard error about sqrt(2 / (n m))
+    rng = np.random.default_rng(2024)
+    n_in, n_out, sw, sb = 2000, 400, 1.7, 0.2
+    q11, q22, c = 0.9, 1.6, 0.6
+    L = np.linalg.cholesky(np.array([[q11, c * math.sqrt(q11 * q22)], [c * math.sqrt(q11 * q22), q22]]))
+    x = rng.standard_normal((n_in, 2)) @ L.T
+    phi = np.tanh(x)
+    W = rng.normal(0.0, math.sqrt(sw / n_in), (n_out, n_in))
+    bias = rng.normal(0.0, math.sqrt(sb), n_out)
+    h = W @ phi + bias[:, None]
+    cov = covariance_map("tanh", sw, sb, q11, q22, c * math.sqrt(q11 * q22))
+    emp = h.T @ h / n_out
+    # the finite input sample adds O(1/sqrt(n_in)) relative noise; 0.1 covers > 4 standard errors
+    assert emp[0, 0] == pytest.approx(cov.q11, rel=0.1)
+    assert emp[1, 1] == pytest.approx(cov.q22, rel=0.1)
+    assert emp[0, 1] == pytest.approx(cov.q12, rel=0.1)
+    assert q_map("tanh", sw, sb, q11) == pytest.approx(cov.q11, rel=1e-14)
+
+
+@pytest.mark.slow
+def test_gradient_norm_ratio_against_a_random_network():
+    # backpropagate a random unit vector through a random tanh network of width 1000
+    rng = np.random.default_rng(7)
+    width, depth, sw, sb = 1000, 6, 1.5, 0.05
+    qs = q_fixed_point("tanh", sw, sb)
+    h = rng.normal(0, math.sqrt(qs), width)
+    Ws, hs = [], []
+    for _ in range(depth):
+        W = rng.normal(0, math.sqrt(sw / width), (width, width))
+        hs.append(h)
+        h = W @ np.tanh(h) + rng.normal(0, math.sqrt(sb), width)
+        Ws.append(W)
+    delta = rng.standard_normal(width)
+    norms = [delta @ delta]
+    for W, hprev in zip(reversed(Ws), reversed(hs), strict=True):
+        delta = (W.T @ delta) / np.cosh(hprev) ** 2
+        norms.append(delta @ delta)
+    ratio = norms[-1] / norms[0]
+    expected = chi1("tanh", sw, sb) ** depth
+    assert ratio == pytest.approx(expected, rel=0.15)  # 6 layers of relative noise ~ sqrt(2/1000) each
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+def test_bad_input_names_the_parameter():
+    with pytest.raises(ValueError, match="sigma_w2"):
+        q_map("tanh", -1.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="sigma_b2"):
+        q_fixed_point("tanh", 1.0, -0.1)
+    with pytest.raises(ValueError, match="sigma_b2"):
+        critical_weight_variance("tanh", -0.1)
+    with pytest.raises(ValueError, match="keep"):
+        q_map("tanh", 1.0, 0.0, 1.0, keep=0.0)
+    with pytest.raises(ValueError, match="keep"):
+        chi1("tanh", 1.0, 0.0, keep=1.5)
+    with pytest.raises(ValueError, match="relu.*tanh"):
+        chi1("softplus", 1.0, 0.0)
+    with pytest.raises(ValueError, match="sigma_w, sigma_b"):
+        phase_diagram("tanh", np.linspace(1, 5, 3000), np.linspace(0, 4, 3000))
+    with pytest.raises(ValueError, match="axes"):
+        phase_diagram("tanh", [1.0], [0.0], axes="log")
+    with pytest.raises(ValueError, match="sigma_w"):
+        phase_diagram("tanh", [-1.0], [0.0])
+    with pytest.raises(ValueError, match="c must"):
+        c_map("tanh", 1.0, 0.0, 1.5)
+    with pytest.raises(ValueError, match="q12"):
+        covariance_map("tanh", 1.0, 0.0, 1.0, 1.0, 2.0)
+    with pytest.raises(ValueError, match="depth"):
+        gradient_norms("tanh", 1.0, 0.0, 0)
+    with pytest.raises(ValueError, match="weights"):
+        jacobian_spectrum_moments("tanh", 1.0, 0.0, 3, weights="uniform")
+    with pytest.raises(ValueError, match="no edge of chaos"):
+        critical_weight_variance("heaviside", 0.1)
+
+
+def test_no_silent_early_stop(monkeypatch):
+    with pytest.raises(RuntimeError, match="did not converge"):
+        q_fixed_point("tanh", 2.0, 0.1, max_iter=2)
+    with pytest.raises(RuntimeError, match="did not converge"):
+        c_fixed_point("tanh", 3.0, 0.1, max_iter=2)
+
+
+def test_results_are_frozen():
+    ds = depth_scales("tanh", 1.5, 0.05)
+    with pytest.raises(AttributeError):
+        ds.xi_c = 1.0
+    assert mf.Trajectory.__dataclass_params__.frozen
+
+
+# ---- the sympy / mpmath derivations in theory/nn_kernels.py -----------------------------------
+
+
+def test_against_theory():
+    nk = pytest.importorskip("theory.nn_kernels")
+    sw = np.linspace(0.2, 4.0, 7)
+    np.testing.assert_allclose(chi1("relu", sw, 0.1), nk.relu_chi1(sw), rtol=1e-15)
+    s_ref, q_ref = nk.tanh_critical_point(0.05)  # mpmath, 20 digits
+    assert critical_weight_variance("tanh", 0.05) == pytest.approx(s_ref, abs=1e-10)
+    assert q_fixed_point("tanh", s_ref, 0.05) == pytest.approx(q_ref, rel=1e-10)
