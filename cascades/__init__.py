@@ -7,7 +7,17 @@ a :class:`numpy.random.Generator`), documented in :mod:`cascades._rng`.
 
 __version__ = "0.1.0"
 
-from . import nn
+from . import bridge, nn
+from .bridge import (
+    LayerRecommendation,
+    Recommendation,
+    apply_to,
+    draw_masks,
+    layer_densities,
+    masks_from,
+    recommend,
+    to_torch,
+)
 from .degrees import (
     Binomial,
     DegreeDistribution,
@@ -80,6 +90,16 @@ from .simulation import (
 __all__ = [
     "__version__",
     "nn",
+    "bridge",
+    # the bridge: architecture -> initialization and sparse topology -> PyTorch
+    "recommend",
+    "Recommendation",
+    "LayerRecommendation",
+    "layer_densities",
+    "draw_masks",
+    "to_torch",
+    "apply_to",
+    "masks_from",
     # degree distributions
     "DegreeDistribution",
     "Poisson",

@@ -48,6 +48,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cascades {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    rec = sub.add_parser(
+        "recommend",
+        help="recommended initialization and sparse topology for an MLP (the main job)",
+        description="Recommend per-layer densities, weight and bias scales for an MLP from "
+        "signal-propagation theory (edge of chaos, corrected for sparsity), and optionally export a "
+        "masked PyTorch model.",
+    )
+    rec.add_argument(
+        "widths",
+        nargs="*",
+        type=_nonneg_int,
+        help="layer widths n_0 ... n_L (default: 784 300 100 10, LeNet-300-100)",
+    )
+    rec.add_argument("--activation", default="relu", help="activation name, as in torch (default relu)")
+    rec.add_argument("--density", type=_float, default=0.1, help="overall density in (0, 1] (default 0.1)")
+    rec.add_argument(
+        "--scheme", default="erk", help="layer-wise density scheme: uniform, erk, balanced, pyramidal, set"
+    )
+    rec.add_argument("--sigma-b2", type=_float, default=0.0, help="bias variance sigma_b^2 (default 0)")
+    rec.add_argument("--per-neuron", action="store_true", help="scale each neuron by its own in-degree")
+    rec.add_argument("--json", default=None, help="also write the recommendation to this JSON file")
+    rec.add_argument("--torch-out", default=None, help="save a masked torch.nn.Sequential to this file")
+    rec.add_argument("--seed", type=_nonneg_int, default=0, help="seed of masks and weights (default 0)")
+    rec.set_defaults(func=_cmd_recommend)
+
     demo = sub.add_parser(
         "demo",
         help="generate an Erdos-Renyi graph and compare its degrees with the Poisson law",
@@ -99,6 +124,32 @@ def _powerlaw_graph(args, rng):
     lib = _lib()
     dist = lib.PowerLaw(args.exponent, kmin=args.kmin, kmax=args.kmax)
     return lib.configuration_model(dist, args.n, rng=rng)
+
+
+def _cmd_recommend(args) -> int:
+    lib = _lib()
+    widths = args.widths or [784, 300, 100, 10]
+    rec = lib.recommend(
+        widths,
+        activation=args.activation,
+        density=args.density,
+        scheme=args.scheme,
+        sigma_b2=args.sigma_b2,
+        per_neuron=args.per_neuron,
+    )
+    print(rec)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            fh.write(rec.to_json(indent=2))
+        print(f"recommendation written to {args.json}")
+    if args.torch_out:
+        try:
+            import torch
+        except ImportError:
+            raise ValueError("--torch-out needs PyTorch: pip install 'cascades[torch]'") from None
+        torch.save(lib.to_torch(rec, rng=args.seed), args.torch_out)
+        print(f"masked torch model saved to {args.torch_out}")
+    return 0
 
 
 def _cmd_demo(args) -> int:

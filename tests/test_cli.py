@@ -55,3 +55,46 @@ def test_graph_save_and_info(tmp_path, capsys):
     assert out.count("1000") >= 2
     assert main(["graph", "powerlaw", "500", "2.5", "--kmin", "2", "--kmax", "50", "--seed", "0"]) == 0
     assert main(["graph", "regular", "10", "3", "--seed", "0"]) == 0
+
+
+def test_recommend_default_and_json(tmp_path, capsys):
+    path = tmp_path / "rec.json"
+    assert main(["recommend", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "784x300" in out and "sigma_w^2 = 2" in out
+    rec = cascades.Recommendation.from_json(path.read_text())
+    assert rec == cascades.recommend([784, 300, 100, 10], density=0.1)
+
+
+def test_recommend_torch_export(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    assert (
+        main(
+            [
+                "recommend",
+                "20",
+                "30",
+                "5",
+                "--density",
+                "0.5",
+                "--activation",
+                "tanh",
+                "--torch-out",
+                str(path),
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    model = torch.load(path, weights_only=False)
+    assert isinstance(model, torch.nn.Sequential)
+
+
+def test_recommend_bad_density_is_one_line():
+    out = run("recommend", "100", "50", "10", "--density", "2")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "cascades: error: density must be a finite number in (0, 1], got 2.0"
+    ]

