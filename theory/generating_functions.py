@@ -32,6 +32,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ._check import check as _check
+
 __all__ = [
     "Derivation",
     "poisson",
@@ -74,10 +76,6 @@ class Derivation:
     steps: tuple[str, ...]
 
 
-def _check(condition, what: str) -> None:
-    # not `assert`: the checks must also run under python -O
-    if not condition:
-        raise AssertionError(f"derivation check failed: {what}")
 
 
 def _is_zero(expr) -> bool:

@@ -34,6 +34,7 @@ import sympy as sp
 from scipy import special
 
 from . import generating_functions as gf
+from ._check import check as _check
 
 __all__ = ["GiantComponentDerivation", "derivation", "er_giant_component", "main"]
 
@@ -51,9 +52,6 @@ class GiantComponentDerivation:
     steps: tuple[str, ...]
 
 
-def _check(condition, what: str) -> None:
-    if not condition:
-        raise AssertionError(f"derivation check failed: {what}")
 
 
 @functools.cache

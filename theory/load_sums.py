@@ -36,6 +36,8 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
+from ._check import check as _check
+
 __all__ = [
     "LoadDerivation",
     "derivation",
@@ -58,9 +60,6 @@ class LoadDerivation:
     steps: tuple[str, ...]
 
 
-def _check(condition, what: str) -> None:
-    if not condition:
-        raise AssertionError(f"derivation check failed: {what}")
 
 
 @functools.cache

@@ -36,6 +36,8 @@ import numpy as np
 import sympy as sp
 from scipy import integrate, special
 
+from ._check import check as _check
+
 __all__ = [
     "NNKernelsDerivation",
     "derivation",
@@ -69,9 +71,6 @@ class NNKernelsDerivation:
     steps: tuple[str, ...]
 
 
-def _check(condition, what: str) -> None:
-    if not condition:
-        raise AssertionError(f"derivation check failed: {what}")
 
 
 def _double_integral(f, point) -> float:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ._check import check as _check
+
 __all__ = [
     "ReluFiniteWidthDerivation",
     "derivation",
@@ -56,9 +58,6 @@ class ReluFiniteWidthDerivation:
     steps: tuple[str, ...]
 
 
-def _check(condition, what: str) -> None:
-    if not condition:
-        raise AssertionError(f"derivation check failed: {what}")
 
 
 @functools.cache

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
+from ._check import check as _check
+
 __all__ = [
     "TreeDerivation",
     "derivation",
@@ -55,9 +57,6 @@ class TreeDerivation:
     steps: tuple[str, ...]
 
 
-def _check(condition, what: str) -> None:
-    if not condition:
-        raise AssertionError(f"derivation check failed: {what}")
 
 
 def _tail(n: int, M: int, x):

@@ -34,6 +34,7 @@ import mpmath
 import sympy as sp
 
 from . import watts_condition as wc
+from ._check import check as _check
 
 __all__ = ["VulnerableDerivation", "derivation", "er_global_cascade", "main"]
 
@@ -53,9 +54,6 @@ class VulnerableDerivation:
     steps: tuple[str, ...]
 
 
-def _check(condition, what: str) -> None:
-    if not condition:
-        raise AssertionError(f"derivation check failed: {what}")
 
 
 def _Q(s, x):

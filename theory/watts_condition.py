@@ -40,6 +40,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ._check import check as _check
+
 __all__ = [
     "WattsDerivation",
     "derivation",
@@ -66,9 +68,6 @@ class WattsDerivation:
     steps: tuple[str, ...]
 
 
-def _check(condition, what: str) -> None:
-    if not condition:
-        raise AssertionError(f"derivation check failed: {what}")
 
 
 def _Q(s, zz):
