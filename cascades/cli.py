@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     info = gsub.add_parser("info", help="print the summary of a saved graph (.npz)")
     info.add_argument("path", help="file written by `cascades graph ... --out` or cascades.save")
     info.set_defaults(func=_cmd_info)
+
+    # Subcommands defined next to the code they drive (each module has register(sub)).
+    from . import _cli_figures, _cli_sweep
+
+    _cli_figures.register(sub)
+    _cli_sweep.register(sub)
     return parser
 
 
