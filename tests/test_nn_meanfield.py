@@ -362,3 +362,206 @@ def test_against_theory():
     s_ref, q_ref = nk.tanh_critical_point(0.05)  # mpmath, 20 digits
     assert critical_weight_variance("tanh", 0.05) == pytest.approx(s_ref, abs=1e-10)
     assert q_fixed_point("tanh", s_ref, 0.05) == pytest.approx(q_ref, rel=1e-10)
+
+
+# ---- the numba fast path (cascades/nn/_kernels.py) against the numpy reference -----------------
+
+from cascades.nn import _kernels as K  # noqa: E402
+from cascades.nn.activations import custom_activation, get_activation, quadrature_rule  # noqa: E402
+
+
+def _rel(a, b, floor):
+    return np.max(np.abs(a - b) / np.maximum(np.abs(b), floor))
+
+
+def _assert_same_diagram(fast, ref, rtol=1e-10):
+    # q* -> 0 (sigma_b = 0, sigma_w <= 1) is reached by Newton only to ~1e-11 absolute, hence the
+    # atol on q*; c* in [0, 1] is compared absolutely (c* ~ 1e-5 occurs with small biases)
+    for field, tols in (("q_star", {"rtol": rtol, "atol": 1e-10}), ("chi1", {"rtol": rtol}),
+                        ("c_star", {"rtol": 0, "atol": 1e-10}), ("chi_c", {"rtol": rtol})):
+        a, b = getattr(fast, field), getattr(ref, field)
+        np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b), err_msg=field)
+        m = np.isfinite(b)
+        np.testing.assert_allclose(a[m], b[m], err_msg=field, **tols)
+    np.testing.assert_array_equal(fast.chaotic, ref.chaotic)
+
+
+def test_fast_phase_diagram_matches_the_scalar_functions_on_random_points():
+    # tier (a): same quadrature rule (n = 301, n2 = 121) and stopping rules, so the only
+    # differences are round-off and where Newton stops inside the 1e-12 tolerance
+    rng = np.random.default_rng(5)
+    w = np.sort(rng.uniform(1.0, 5.0, 5))
+    b = np.sort(rng.uniform(0.0, 4.0, 4))
+    pd = phase_diagram("tanh", w, b)
+    ref = phase_diagram("tanh", w, b, method="numpy")
+    _assert_same_diagram(pd, ref)
+    assert 0 < pd.chaotic.sum() < pd.chaotic.size  # both phases are exercised
+    for i, j in ((0, 0), (2, 1), (4, 3), (3, 0)):
+        sw, sb = w[i] ** 2, b[j] ** 2
+        assert pd.q_star[i, j] == pytest.approx(mf._q_star(get_activation("tanh"), np.asarray(sw),
+                                                           np.asarray(sb), 1.0, 301, 1e-13, 200), rel=1e-10)
+        assert pd.q_star[i, j] == pytest.approx(q_fixed_point("tanh", sw, sb), rel=1e-10)
+        assert pd.chi1[i, j] == pytest.approx(chi1("tanh", sw, sb), rel=1e-10)
+        assert pd.c_star[i, j] == pytest.approx(c_fixed_point("tanh", sw, sb), abs=1e-10)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "gelu", "silu", "selu", "hardtanh"])
+def test_fast_phase_diagram_matches_numpy_for_every_quadrature_activation(name):
+    w = np.array([1.2, 2.0, 3.5])
+    b = np.array([0.0, 0.2, 1.0])
+    fast = phase_diagram(name, w, b, keep=0.9)  # dropout: c* < 1 is solved at every point
+    ref = phase_diagram(name, w, b, keep=0.9, method="numpy")
+    _assert_same_diagram(fast, ref)
+    fin = np.isfinite(fast.q_star)  # gelu, silu and selu grow without bound: q* = inf, c* = nan
+    assert fin.sum() >= 3 and np.all(fast.c_star[fin] < 1) and np.all(np.isnan(fast.c_star[~fin]))
+
+
+def test_fast_path_is_only_for_the_registry_objects():
+    mine = mf.Activation("tanh", np.tanh, lambda x: 1 / np.cosh(x) ** 2, lambda x: 0 * x)
+    assert mf._kernel_code(mine) == -1
+    assert mf._kernel_code(get_activation("tanh")) == K.TANH
+    assert mf._kernel_code(get_activation("relu")) == K.RELU
+    sin = custom_activation(np.sin, np.cos, lambda x: -np.sin(x), name="sin")
+    assert mf._kernel_code(sin) == -1
+    # the numpy fallback still runs for a callable: sin is odd, so without bias c* = 0 when chaotic
+    pd = phase_diagram(sin, [3.0], [0.0])
+    assert pd.chaotic[0, 0] and pd.c_star[0, 0] == pytest.approx(0.0, abs=1e-10)
+
+
+def test_kernel_phi_matches_the_numpy_activations():
+    # every kernel code against the numpy activation it re-implements, kinks included
+    x = np.concatenate([np.linspace(-30, 30, 601), [-1.0, 0.0, 1.0, 1e-300, -1e-300]])
+    for name, code in K.CODES.items():
+        act = get_activation(name)
+        got = np.array([K.phi_derivs(code, v) for v in x])
+        np.testing.assert_allclose(got[:, 0], act.phi(x), rtol=1e-14, atol=1e-15, err_msg=name)
+        np.testing.assert_allclose(got[:, 1], act.dphi(x), rtol=1e-13, atol=1e-15, err_msg=name)
+        if act.smooth and name != "linear":
+            np.testing.assert_allclose(got[:, 2], act.d2phi(x), rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+@pytest.mark.parametrize("code", [K.TANH, K.SIGMOID, K.SILU, K.GELU])
+def test_row_sums_against_direct_evaluation(code):
+    # the geometric-sequence rows (two exponentials per row) against phi evaluated node by node;
+    # the recurrence loses at most 2 m eps relative over m <= 121 steps
+    act = get_activation({v: k for k, v in K.CODES.items()}[code])
+    z, w = quadrature_rule(121)
+    for sq, cz, sf in ((0.3, 0.1, 0.9), (6.2, -2.5, 0.2), (30.0, 4.0, 0.99), (1.0, 0.0, 1.0)):
+        x = sq * (cz + sf * z)
+        pw = np.empty(121)
+        dx = sq * sf * (z[-1] - z[0]) / 120
+        scale = 2.0 if code == K.TANH else 1.0
+        pw[:] = np.exp(-scale * dx) ** np.arange(121)
+        got = K.row_sums(code, sq, cz, sf, z, w, 3, 118, pw, scale, dx)
+        sl = slice(3, 118)
+        with np.errstate(over="ignore"):  # numpy's 1 / cosh(x)^2 overflows to 0 for |x| > 355
+            ref = (w[sl] @ act.phi(x[sl]), w[sl] @ act.dphi(x[sl]), w[sl] @ act.d2phi(x[sl]))
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+
+
+def _kernel_pair(name, q, c, n2=121):
+    code = K.CODES[name]
+    z, w = quadrature_rule(n2)
+    sq = math.sqrt(q)
+    d = np.array([K.phi_derivs(code, v) for v in sq * z])
+    jlo, jhi, wrow, zrow = mf._inner_ranges(z, w)
+    return K.kernel_pair(code, sq, c, z, w, jlo, jhi, wrow, zrow, d[:, 0].copy(), d[:, 1].copy(),
+                         d[:, 2].copy(), np.empty(n2))
+
+
+def test_kernel_pair_closed_forms():
+    # tier (a): erf against the arcsine kernel (Williams 1998) and its derivatives; the 121-node
+    # trapezoid rule is spectrally accurate for erf at these lengths (measured < 1e-14)
+    act = get_activation("erf")
+    for q, c in ((0.5, 0.3), (2.0, 0.8), (4.0, -0.6), (1.0, 0.0)):
+        k, dk, _ = _kernel_pair("erf", q, c)
+        assert k == pytest.approx(float(act.kernel(q, q, c * q)), abs=1e-13)
+        assert dk == pytest.approx(float(act.dkernel(q, q, c * q)), abs=1e-13)
+    k, dk, d2k = _kernel_pair("linear", 3.0, 0.4)  # E[u1 u2] = c q, E[1] = 1, E[0] = 0
+    assert (k, dk, d2k) == pytest.approx((1.2, 1.0, 0.0), abs=1e-13)
+
+
+def test_kernel_pair_second_derivative_is_the_slope_of_the_first():
+    # invariant: d/dc E[phi'(u1) phi'(u2)] = q E[phi''(u1) phi''(u2)] (Price's theorem), here by a
+    # central difference of step 1e-4 (truncation ~1e-8 relative)
+    for name, q, c in (("tanh", 3.0, 0.5), ("gelu", 2.0, 0.7), ("sigmoid", 5.0, 0.2), ("silu", 1.5, 0.9)):
+        _, dk_p, _ = _kernel_pair(name, q, c + 1e-4)
+        _, dk_m, _ = _kernel_pair(name, q, c - 1e-4)
+        _, _, d2k = _kernel_pair(name, q, c)
+        assert (dk_p - dk_m) / 2e-4 == pytest.approx(q * d2k, rel=1e-6)
+
+
+def test_kernel_pair_matches_the_numpy_two_dimensional_rule():
+    for name in ("tanh", "sigmoid", "gelu", "silu", "selu", "hardtanh"):
+        act = get_activation(name)
+        for q, c in ((0.7, 0.2), (9.0, 0.95), (38.0, 0.6)):
+            k, dk, _ = _kernel_pair(name, q, c)
+            k_ref, dk_ref = mf._dkernels_equal(act, np.array([q]), np.array([c]), 121)
+            assert k == pytest.approx(k_ref[0], rel=1e-12, abs=1e-14), name
+            assert dk == pytest.approx(dk_ref[0], rel=1e-12, abs=1e-14), name
+
+
+def test_kernel_pair_against_monte_carlo():
+    # tier (c): E[tanh(u1) tanh(u2)] from 4 * 10^5 seeded Gaussian pairs; the tolerance is five
+    # standard errors of the sample mean (estimated from the same sample)
+    rng = np.random.default_rng(11)
+    q, c, m = 2.5, 0.7, 400_000
+    z1, z2 = rng.standard_normal((2, m))
+    u1 = math.sqrt(q) * z1
+    u2 = math.sqrt(q) * (c * z1 + math.sqrt(1 - c * c) * z2)
+    k, dk, _ = _kernel_pair("tanh", q, c)
+    for vals, value in ((np.tanh(u1) * np.tanh(u2), k), (1 / np.cosh(u1) ** 2 / np.cosh(u2) ** 2, dk)):
+        assert abs(vals.mean() - value) < 5 * vals.std() / math.sqrt(m)
+
+
+def test_fast_phase_diagram_invariants():
+    # tier (b): c* is a fixed point of the numpy correlation map, stable (chi_c < 1), in [0, 1]
+    w = np.linspace(1.0, 5.0, 9)
+    b = np.linspace(0.0, 4.0, 7)
+    pd = phase_diagram("tanh", w, b)
+    assert np.all((pd.c_star >= 0) & (pd.c_star <= 1))
+    np.testing.assert_array_equal(pd.c_star < 1, pd.chaotic)
+    assert np.all(pd.chi_c[pd.chaotic] < 1)
+    np.testing.assert_array_equal(pd.chi_c[~pd.chaotic], pd.chi1[~pd.chaotic])
+    for i, j in zip(*np.nonzero(pd.chaotic), strict=True):
+        sw, sb = pd.sigma_w2[i, j], pd.sigma_b2[i, j]
+        got = c_map("tanh", sw, sb, pd.c_star[i, j], q=pd.q_star[i, j])
+        assert got == pytest.approx(pd.c_star[i, j], abs=1e-11)
+    # q* grows with sigma_w along every column, with sigma_b along every row
+    assert np.all(np.diff(pd.q_star, axis=0) > 0) and np.all(np.diff(pd.q_star[:, 1:], axis=1) > 0)
+    without = phase_diagram("tanh", w, b, correlations=False)
+    np.testing.assert_array_equal(without.q_star, pd.q_star)
+    np.testing.assert_array_equal(without.chi1, pd.chi1)
+
+
+def test_phase_diagram_method_is_checked():
+    with pytest.raises(ValueError, match="method"):
+        phase_diagram("tanh", [1.0], [0.0], method="fast")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "silu", "selu", "hardtanh"])
+def test_fast_phase_diagram_on_poole_grid_matches_numpy(name):
+    # Poole et al.'s 41 x 41 grid (sigma_w in [1, 5], sigma_b in [0, 4]), both phases
+    w = np.linspace(1.0, 5.0, 41)
+    b = np.linspace(0.0, 4.0, 41)
+    fast = phase_diagram(name, w, b)
+    ref = phase_diagram(name, w, b, method="numpy")
+    if name != "hardtanh":
+        # chi_c near the critical line (chi_c -> 1) is ill-conditioned: measured 3e-11
+        _assert_same_diagram(fast, ref, rtol=1e-10)
+        return
+    # hardtanh: a kinked activation without a closed-form kernel. Near the critical line the
+    # 121-node quadrature of its correlation map is not convex and has extra roots close to c = 1
+    # (it even overshoots 1 there); the two methods start from different points (the numpy one
+    # from c = 0, the numba one from its neighbours' c*) and may stop at different roots: measured
+    # 4 of 1681 points, all with c* > 0.85. Both answers are fixed points of the quadrature map.
+    for field in ("q_star", "chi1"):
+        np.testing.assert_allclose(getattr(fast, field), getattr(ref, field), rtol=1e-10)
+    same = np.abs(fast.c_star - ref.c_star) <= 1e-10
+    assert np.count_nonzero(~same) <= 6
+    assert np.all(fast.chaotic[~same]) and np.all(np.minimum(fast.c_star, ref.c_star)[~same] > 0.8)
+    for i, j in zip(*np.nonzero(~same), strict=True):
+        sw, sb, q = fast.sigma_w2[i, j], fast.sigma_b2[i, j], fast.q_star[i, j]
+        for cs in (fast.c_star[i, j], ref.c_star[i, j]):
+            assert c_map("hardtanh", sw, sb, cs, q=q) == pytest.approx(cs, abs=1e-10)
