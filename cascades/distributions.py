@@ -1,0 +1,1218 @@
+"""Cascade size distributions on finite networks, not only their means.
+
+On a finite network the final cascade size is a random variable whose law is
+often broad or bimodal, so that its mean is not a likely outcome (Burkholz,
+Herrmann & Schweitzer 2018). This module computes the whole law:
+
+:func:`size_distribution`
+    The probability of every final size 0..n. Exact on trees and forests
+    (message passing in the Fourier domain, Burkholz 2019; Burkholz &
+    Quackenbush 2021) for the independent cascade model and for threshold
+    models; on graphs with cycles the *bp-tree* approximation (belief
+    propagation + maximum spanning tree).
+:func:`conditional_activation`
+    P(node i active | final size s) for every node and size (Burkholz &
+    Quackenbush 2021).
+:func:`complete_graph_size_distribution`, :func:`star_size_distribution`
+    Closed forms for the complete graph and the star with iid (random)
+    thresholds (Burkholz, Herrmann & Schweitzer 2018).
+:func:`empirical_size_distribution`, :func:`total_variation`, :func:`sampling_tv_bound`
+    The Monte Carlo side: a histogram of simulated sizes with confidence
+    bands, and the distance between two size distributions. This module never
+    runs the simulators (see :mod:`cascades.simulation`); pass it the sizes.
+
+Conventions
+-----------
+* Seeds: every node i is a seed independently with probability
+  ``seed_probability`` (a number, or one per node). A seed is equivalent to a
+  node that activates by itself, so a threshold node is active once m of its
+  neighbours are with probability G_i(m) = p_i + (1 - p_i) F_i(m), F the
+  model's response (Watts 2002; Gleeson & Cahalane 2007). To compare with
+  :func:`cascades.simulation.simulate`, draw such seed sets yourself (a bool
+  mask ``rng.random(n) < p``) or, for a common p, draw K ~ Binomial(n, p)
+  and simulate with ``n_seeds=K`` (a uniform K-set given K is exactly the
+  Bernoulli seed set).
+* Sizes count active nodes, seeds included; a :class:`SizeDistribution` is
+  the pmf over 0..n.
+* Graphs must be undirected and simple. Directional ICM probabilities are
+  given per CSR entry (entry e in row j, column i: the probability that j
+  activates i), as for the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from scipy import sparse, stats
+from scipy.sparse import csgraph
+
+from . import _dist_kernels as _k
+from ._rng import as_generator
+from ._validation import check_int, check_probability, check_real
+from .graphs import Graph
+from .models import (
+    AbsoluteThreshold,
+    CascadeModel,
+    FiberBundle,
+    FractionalThreshold,
+    IndependentCascade,
+    WeightedThreshold,
+)
+
+__all__ = [
+    "SizeDistribution",
+    "ConditionalActivation",
+    "EmpiricalSizeDistribution",
+    "ConditionalActivationInterrupted",
+    "size_distribution",
+    "conditional_activation",
+    "complete_graph_size_distribution",
+    "star_size_distribution",
+    "empirical_size_distribution",
+    "total_variation",
+    "sampling_tv_bound",
+]
+
+_METHODS = ("auto", "tree", "bp-tree")
+_FOLDS = ("bp", "tree")
+
+#: Default ceiling on the estimated work (complex multiply-adds) of one tree sweep over all frequencies.
+MAX_WORK = 4e10
+
+_REFS = """
+    R. Burkholz, "Efficient message passing for cascade size distributions",
+    Sci. Rep. 9, 6561 (2019).
+    R. Burkholz and J. Quackenbush, "Cascade size distributions: why they
+    matter and how to compute them efficiently", Proc. AAAI 35 (2021),
+    arXiv:1909.05416.
+"""
+
+
+def _readonly(a) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+# ---------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SizeDistribution:
+    """The law of the final cascade size (number of active nodes, seeds included).
+
+    Attributes
+    ----------
+    pmf : numpy.ndarray
+        float64 (n + 1,), read-only: P(S = s) for s = 0..n.
+    method : str
+        How it was computed: ``"tree"`` (exact), ``"bp-tree"``
+        (approximation), ``"complete"``, ``"star"`` (closed forms).
+    info : Mapping
+        Diagnostics (e.g. the number of belief-propagation sweeps and of
+        deleted edges for ``"bp-tree"``).
+
+    Examples
+    --------
+    >>> d = SizeDistribution(np.array([0.25, 0.5, 0.25]))
+    >>> d.n, d.mean, d.var
+    (2, 1.0, 0.5)
+    >>> d.cdf
+    array([0.25, 0.75, 1.  ])
+    >>> d.sample(4, rng=0).shape
+    (4,)
+    """
+
+    pmf: np.ndarray
+    method: str = "given"
+    info: Any = field(default_factory=dict)
+
+    def __post_init__(self):
+        pmf = np.asarray(self.pmf, dtype=np.float64)
+        if pmf.ndim != 1 or pmf.size == 0:
+            raise ValueError(f"pmf must be a non-empty 1-dimensional array, got shape {pmf.shape}")
+        if not np.all(np.isfinite(pmf)) or np.any(pmf < 0):
+            raise ValueError("pmf must hold finite numbers >= 0")
+        total = float(pmf.sum())
+        if abs(total - 1.0) > 1e-8:
+            raise ValueError(f"pmf must sum to 1 (within 1e-8), got {total!r}")
+        object.__setattr__(self, "pmf", _readonly(pmf))
+        object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
+
+    @property
+    def n(self) -> int:
+        """Number of nodes (the largest size)."""
+        return self.pmf.size - 1
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """The sizes 0..n."""
+        return np.arange(self.pmf.size)
+
+    @property
+    def mean(self) -> float:
+        """E[S]."""
+        return float(self.sizes @ self.pmf)
+
+    @property
+    def var(self) -> float:
+        """Var[S]."""
+        return float(((self.sizes - self.mean) ** 2) @ self.pmf)
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of S."""
+        return math.sqrt(self.var)
+
+    @property
+    def cdf(self) -> np.ndarray:
+        """P(S <= s), s = 0..n."""
+        c = np.cumsum(self.pmf)
+        return np.minimum(c, 1.0)
+
+    def sample(self, size, *, rng=None) -> np.ndarray:
+        """``size`` iid draws of S (int64), with the package's ``rng`` convention."""
+        size = check_int("size", size, low=0)
+        gen = as_generator(rng)
+        return gen.choice(self.pmf.size, size=size, p=self.pmf / self.pmf.sum()).astype(np.int64)
+
+    def tv_distance(self, other) -> float:
+        """Total variation distance to another distribution (see :func:`total_variation`)."""
+        return total_variation(self, other)
+
+    def __repr__(self) -> str:
+        return (
+            f"SizeDistribution(n={self.n}, method={self.method!r}, mean={self.mean:.6g}, std={self.std:.6g})"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ConditionalActivation:
+    """Activation probabilities of nodes jointly with, and given, the final size.
+
+    Attributes
+    ----------
+    joint : numpy.ndarray
+        float64 (n + 1, len(nodes)): P(node ``nodes[j]`` active, S = s).
+    distribution : SizeDistribution
+        The law of S.
+    nodes : numpy.ndarray
+        The node ids of the columns.
+    """
+
+    joint: np.ndarray
+    distribution: SizeDistribution
+    nodes: np.ndarray
+
+    @property
+    def probability(self) -> np.ndarray:
+        """P(node active | S = s), shape (n + 1, len(nodes)); NaN where P(S = s) < 1e-300."""
+        pmf = self.distribution.pmf[:, None]
+        out = np.full(self.joint.shape, np.nan)
+        np.divide(self.joint, pmf, out=out, where=pmf >= 1e-300)
+        return np.clip(out, 0.0, 1.0)
+
+    @property
+    def marginal(self) -> np.ndarray:
+        """P(node active), summed over the sizes."""
+        return self.joint.sum(axis=0)
+
+    def at(self, size) -> np.ndarray:
+        """P(node active | S = ``size``) for every node of ``nodes``."""
+        size = check_int("size", size, low=0, high=self.distribution.n)
+        return self.probability[size]
+
+
+class ConditionalActivationInterrupted(KeyboardInterrupt):
+    """Raised by :func:`conditional_activation` on Ctrl-C; carries the nodes finished so far.
+
+    Attributes
+    ----------
+    partial : ConditionalActivation or None
+        The result for the nodes completed before the interrupt (None if
+        none was).
+    """
+
+    def __init__(self, partial, n_total):
+        done = 0 if partial is None else partial.nodes.size
+        super().__init__(f"conditional_activation interrupted after {done} of {n_total} nodes")
+        self.partial = partial
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalSizeDistribution:
+    """A histogram of simulated cascade sizes with confidence bands.
+
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        int64 (n + 1,): how often each size occurred.
+    pmf : numpy.ndarray
+        counts / n_samples.
+    lower, upper : numpy.ndarray
+        Pointwise confidence interval of each P(S = s) (Wilson score
+        interval, or Clopper-Pearson with ``interval="exact"``).
+    cdf, cdf_lower, cdf_upper : numpy.ndarray
+        Empirical cdf with a simultaneous band from the
+        Dvoretzky-Kiefer-Wolfowitz inequality (Massart's constant):
+        eps = sqrt(log(2 / alpha) / (2 N)).
+    n_samples : int
+    confidence : float
+    """
+
+    counts: np.ndarray
+    pmf: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    cdf: np.ndarray
+    cdf_lower: np.ndarray
+    cdf_upper: np.ndarray
+    n_samples: int
+    confidence: float
+
+    @property
+    def n(self) -> int:
+        return self.pmf.size - 1
+
+    @property
+    def mean(self) -> float:
+        return float(np.arange(self.pmf.size) @ self.pmf)
+
+    def tv_distance(self, other) -> float:
+        """Total variation distance to another distribution (see :func:`total_variation`)."""
+        return total_variation(self, other)
+
+    def __repr__(self) -> str:
+        return f"EmpiricalSizeDistribution(n={self.n}, n_samples={self.n_samples}, mean={self.mean:.6g})"
+
+
+# ---------------------------------------------------------------------------
+# input handling
+# ---------------------------------------------------------------------------
+
+
+def _check_graph(graph) -> Graph:
+    if not isinstance(graph, Graph):
+        raise TypeError(f"graph must be a cascades Graph, got {type(graph).__name__}")
+    if graph.directed:
+        raise ValueError(
+            "size distributions need an undirected graph (the tree recursion runs over undirected "
+            "edges); give directional independent-cascade probabilities per CSR entry of an "
+            "undirected graph instead"
+        )
+    if not graph.is_simple:
+        raise ValueError(
+            f"size distributions need a simple graph, got {graph.n_self_loops} self-loops and "
+            f"{graph.n_multi_edges} multi-edges (erase them, e.g. from_edges(..., self_loops='erase', "
+            "multi_edges='erase'))"
+        )
+    return graph
+
+
+def _seed_array(seed_probability, n: int) -> np.ndarray:
+    if np.ndim(seed_probability) == 0:
+        p = check_probability("seed_probability", seed_probability)
+        return np.full(n, p)
+    arr = np.asarray(seed_probability)
+    if arr.shape != (n,):
+        raise ValueError(f"seed_probability must be a number or an array of shape ({n},), got {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"seed_probability must hold numbers in [0, 1], got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    bad = ~((arr >= 0) & (arr <= 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"seed_probability must hold numbers in [0, 1]; entry {i} is {arr[i]!r}")
+    return arr
+
+
+def _model_kind(model) -> str:
+    if isinstance(model, FiberBundle):
+        raise TypeError(
+            "FiberBundle has no size-distribution recursion: the model is history dependent (a failing "
+            "node passes on the load it has accumulated), so the state of a node is not a function of "
+            "the number of its active neighbours; simulate it instead"
+        )
+    if isinstance(model, IndependentCascade):
+        return "icm"
+    if isinstance(model, (FractionalThreshold, AbsoluteThreshold)):
+        return "threshold"
+    if isinstance(model, WeightedThreshold):
+        if isinstance(model.weights, str) and model.weights == "exposure":
+            return "threshold"
+        raise TypeError(
+            "WeightedThreshold with damage or iid random weights is not supported: a node's state "
+            "depends on which neighbours are active, not only on how many (only exposure weights, "
+            "w_ji = 1/k_i, reduce to a count threshold)"
+        )
+    if isinstance(model, CascadeModel):
+        raise TypeError(f"{type(model).__name__} is not supported by size_distribution")
+    raise TypeError(f"model must be a cascades CascadeModel, got {type(model).__name__}")
+
+
+def _lumped_tables(graph: Graph, model, p_seed: np.ndarray):
+    """Per-node lumped tables G_i(m) = p_i + (1 - p_i) F_i(m), m = 0..cut_i (see _dist_kernels)."""
+    n = graph.n
+    k = graph.degrees.astype(np.int64)
+    param = model.phi if isinstance(model, FractionalThreshold) else getattr(model, "theta", None)
+    random = param is not None and not isinstance(param, (numbers.Real, np.ndarray))
+    if not random:
+        # deterministic integer thresholds: F_i(m) = 1[m >= T_i], T_i = k_i + 1 means never
+        t = np.asarray(model.rule(graph).threshold, dtype=np.int64)
+        never = t > k
+        cut = np.where(never, 0, t)
+        g_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(cut + 1, out=g_ptr[1:])
+        g = np.repeat(p_seed, cut + 1)
+        last = g_ptr[1:] - 1
+        g[last] = np.where(never, p_seed, 1.0)
+        return g_ptr, g, cut
+    # random thresholds: F(m, k) = model.response(m, k), one table per degree
+    tables = {}
+    for kk in np.unique(k):
+        f = np.asarray(model.response(np.arange(kk + 1), kk), dtype=np.float64)
+        f = np.maximum.accumulate(np.clip(f, 0.0, 1.0))  # monotone in m (guards round-off)
+        c = kk
+        while c > 0 and f[c - 1] == f[kk]:
+            c -= 1
+        tables[int(kk)] = f[: c + 1]
+    cut = np.array([tables[int(kk)].size - 1 for kk in k], dtype=np.int64)
+    g_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(cut + 1, out=g_ptr[1:])
+    g = np.empty(int(g_ptr[-1]))
+    for i in range(n):
+        g[g_ptr[i] : g_ptr[i + 1]] = p_seed[i] + (1.0 - p_seed[i]) * tables[int(k[i])]
+    return g_ptr, g, cut
+
+
+def _entry_keys(graph: Graph) -> np.ndarray:
+    rows = np.repeat(np.arange(graph.n, dtype=np.int64), graph.degrees)
+    return rows * graph.n + graph.indices.astype(np.int64)  # ascending: rows and columns are sorted
+
+
+@dataclass
+class _Plan:
+    """Everything the tree kernels need, for one graph, model and seed law."""
+
+    kind: str
+    n: int
+    method: str
+    forest: sparse.csr_matrix  # symmetric adjacency of the spanning forest
+    p_seed: np.ndarray  # (n,), after folding deleted edges (ICM)
+    p_edge: np.ndarray | None = None  # ICM, per CSR entry of the graph
+    keys: np.ndarray | None = None
+    g_ptr: np.ndarray | None = None
+    g: np.ndarray | None = None
+    cut: np.ndarray | None = None
+    ext_ptr: np.ndarray | None = None
+    ext_q: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+
+def _plan(graph, model, seed_probability, method, bp_tol, bp_max_iter, fold="bp") -> _Plan:
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if fold not in _FOLDS:
+        raise ValueError(f"fold must be one of {_FOLDS}, got {fold!r}")
+    graph = _check_graph(graph)
+    kind = _model_kind(model)
+    n = graph.n
+    p_seed = _seed_array(seed_probability, n)
+    adj = graph.to_scipy()
+    n_comp = csgraph.connected_components(adj, directed=False)[0] if n else 0
+    is_forest = graph.m == n - n_comp
+    if method == "tree" and not is_forest:
+        raise ValueError(
+            f"method='tree' needs a tree or forest (m = n - #components), got n = {n}, m = {graph.m} with "
+            f"{n_comp} component(s); use method='bp-tree' (an approximation) for graphs with cycles"
+        )
+    method = "tree" if (method == "auto" and is_forest) else ("bp-tree" if method == "auto" else method)
+    plan = _Plan(kind=kind, n=n, method=method, forest=adj, p_seed=p_seed)
+    plan.info["components"] = n_comp
+    keys = _entry_keys(graph)
+    plan.keys = keys
+    if kind == "icm":
+        plan.p_edge = np.asarray(model.rule(graph).p_edge, dtype=np.float64)
+    else:
+        plan.g_ptr, plan.g, plan.cut = _lumped_tables(graph, model, p_seed)
+        plan.ext_ptr = np.zeros(n + 1, dtype=np.int64)
+        plan.ext_q = np.zeros(0)
+    if method == "bp-tree" and not is_forest:
+        _fold_loops(graph, plan, keys, check_real("bp_tol", bp_tol, low=0, low_open=True),
+                    check_int("bp_max_iter", bp_max_iter, low=1), fold)
+    return plan
+
+
+def _fold_loops(graph: Graph, plan: _Plan, keys: np.ndarray, tol: float, max_iter: int, fold: str) -> None:
+    """Belief propagation, maximum spanning tree, deleted edges folded into their end nodes."""
+    n = graph.n
+    indptr = graph.indptr.astype(np.int64)
+    cols = graph.indices.astype(np.int64)
+    rows = np.repeat(np.arange(n, dtype=np.int64), graph.degrees)
+    rev = np.searchsorted(keys, cols * n + rows)
+    q = np.zeros(graph.nnz)
+    if plan.kind == "icm":
+        sweeps = _k.icm_bp(indptr, rev, plan.p_seed, plan.p_edge, tol, max_iter, q)
+        # weight of {i, j}: probability that activity crosses it in either direction
+        weight = q * plan.p_edge + q[rev] * plan.p_edge[rev]
+    else:
+        sweeps = _k.threshold_bp(indptr, rev, plan.g_ptr, plan.g, plan.cut, tol, max_iter, q)
+        weight = q + q[rev]
+    if sweeps > max_iter:
+        warnings.warn(
+            f"belief propagation did not converge in {max_iter} sweeps (tol {tol:g}); the bp-tree "
+            "approximation uses the last messages",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    plan.info["bp_sweeps"] = int(min(sweeps, max_iter))
+    upper = rows < cols
+    # maximum spanning tree = minimum spanning tree of 3 - weight (weights lie in [0, 2]; all entries > 0)
+    w = sparse.csr_matrix((3.0 - weight[upper], (rows[upper], cols[upper])), shape=(n, n))
+    mst = csgraph.minimum_spanning_tree(w).tocoo()
+    tree_keys = np.concatenate([mst.row * n + mst.col, mst.col * n + mst.row]).astype(np.int64)
+    in_tree = np.zeros(graph.nnz, dtype=bool)
+    in_tree[np.searchsorted(keys, tree_keys)] = True
+    data = np.ones(int(in_tree.sum()))
+    plan.forest = sparse.csr_matrix((data, (rows[in_tree], cols[in_tree])), shape=(n, n))
+    deleted = ~in_tree  # CSR entries e = (i -> j) of deleted edges, both directions
+    plan.info["deleted_edges"] = int(deleted.sum() // 2)
+    if fold == "tree":
+        # replace the loopy messages of deleted edges by the activation probability of the row node i
+        # in the spanning forest alone (exact there, no echo through cycles)
+        t_rows, t_cols = rows[in_tree], cols[in_tree]
+        t_indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(t_rows, minlength=n), out=t_indptr[1:])
+        t_keys = t_rows * n + t_cols
+        t_rev = np.searchsorted(t_keys, t_cols * n + t_rows)
+        tq = np.zeros(t_rows.size)
+        marg = np.zeros(n)
+        if plan.kind == "icm":
+            t_w = plan.p_edge[in_tree]
+            _k.icm_bp(t_indptr, t_rev, plan.p_seed, t_w, tol, n + 2, tq)
+            _k.icm_marginals(t_indptr, t_rev, plan.p_seed, t_w, tq, marg)
+        else:
+            _k.threshold_bp(t_indptr, t_rev, plan.g_ptr, plan.g, plan.cut, tol, n + 2, tq)
+            _k.threshold_marginals(t_indptr, t_rev, plan.g_ptr, plan.g, plan.cut, tq, marg)
+        q = marg[rows]
+    # entry e = (i -> j) deleted: j sees i as an outside neighbour active with probability q[e]
+    tgt = cols[deleted]
+    qd = q[deleted]
+    if plan.kind == "icm":
+        fail = np.ones(n)
+        np.multiply.at(fail, tgt, 1.0 - qd * plan.p_edge[deleted])
+        plan.p_seed = 1.0 - (1.0 - plan.p_seed) * fail
+    else:
+        order = np.argsort(tgt, kind="stable")
+        plan.ext_q = qd[order]
+        plan.ext_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(tgt, minlength=n), out=plan.ext_ptr[1:])
+
+
+def _rooted(plan: _Plan, root=None, focus=None):
+    """Post-order, parents and children CSR of the spanning forest (``focus`` roots its component)."""
+    n = plan.n
+    forest = plan.forest
+    _, labels = csgraph.connected_components(forest, directed=False)
+    roots = {}
+    for node in (focus, root):
+        if node is not None and labels[node] not in roots:
+            roots[labels[node]] = node
+    first = np.unique(labels, return_index=True)[1]
+    parent = np.full(n, -1, dtype=np.int64)
+    orders = []
+    comp_roots = []
+    for lab, default in enumerate(first):
+        r = int(roots.get(lab, default))
+        order, pred = csgraph.breadth_first_order(forest, r, directed=False, return_predecessors=True)
+        orders.append(order[::-1])
+        members = order[1:]
+        parent[members] = pred[members]
+        comp_roots.append(r)
+    order = np.concatenate(orders).astype(np.int64) if orders else np.zeros(0, np.int64)
+    child_order = np.argsort(parent, kind="stable")
+    child_order = child_order[parent[child_order] >= 0]
+    ch_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(parent[parent >= 0], minlength=n), out=ch_ptr[1:])
+    return order, parent, ch_ptr, child_order.astype(np.int64), np.array(comp_roots, dtype=np.int64)
+
+
+def _work(plan: _Plan, n_freq: int) -> float:
+    deg = np.diff(plan.forest.indptr)
+    if plan.kind == "icm":
+        return float(n_freq) * (plan.n + deg.sum())
+    ext = np.diff(plan.ext_ptr)
+    return float(n_freq) * float(((deg + ext + 1) * (plan.cut + 1)).sum())
+
+
+def _sweep(plan: _Plan, rooted, slot_of_root, n_slots, xs, progress=False):
+    """Run the tree kernel at the points ``xs``; returns the (full, active) products per slot."""
+    order, parent, ch_ptr, ch_idx, comp_roots = rooted
+    root_slot = np.zeros(plan.n, dtype=np.int64)
+    root_slot[comp_roots] = slot_of_root
+    full = np.ones((n_slots, xs.size), dtype=np.complex128)
+    act = np.ones((n_slots, xs.size), dtype=np.complex128)
+    if plan.kind == "icm":
+        n = plan.n
+        has_parent = parent >= 0
+        w_up = np.zeros(n)
+        w_down = np.zeros(n)
+        child = np.flatnonzero(has_parent)
+        par = parent[child]
+        w_up[child] = plan.p_edge[np.searchsorted(plan.keys, child * n + par)]
+        w_down[child] = plan.p_edge[np.searchsorted(plan.keys, par * n + child)]
+    chunks = np.array_split(np.arange(xs.size), min(xs.size, 50)) if (progress and xs.size) else [
+        np.arange(xs.size)
+    ]
+    bar = _progress_bar(len(chunks), progress)
+    try:
+        for idx in chunks:
+            if idx.size == 0:
+                continue
+            lo, hi = int(idx[0]), int(idx[-1]) + 1
+            fv = np.ones((n_slots, hi - lo), dtype=np.complex128)
+            av = np.ones((n_slots, hi - lo), dtype=np.complex128)
+            if plan.kind == "icm":
+                _k.icm_tree_gf(order, parent, ch_ptr, ch_idx, root_slot, plan.p_seed, w_up, w_down,
+                               xs[lo:hi], fv, av)
+            else:
+                _k.threshold_tree_gf(order, parent, ch_ptr, ch_idx, root_slot, plan.g_ptr, plan.g, plan.cut,
+                                     plan.ext_ptr, plan.ext_q, xs[lo:hi], fv, av)
+            full[:, lo:hi] = fv
+            act[:, lo:hi] = av
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return full, act
+
+
+def _progress_bar(total: int, progress: bool):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="size distribution", unit="chunk")
+
+
+def _frequencies(n: int) -> np.ndarray:
+    L = n + 1
+    return np.exp(-2j * np.pi * np.arange(L // 2 + 1) / L)
+
+
+def _invert(values: np.ndarray, n: int) -> np.ndarray:
+    pmf = np.fft.irfft(values, n=n + 1)
+    return np.clip(pmf, 0.0, None)
+
+
+# ---------------------------------------------------------------------------
+# public: the message passing
+# ---------------------------------------------------------------------------
+
+
+def size_distribution(
+    graph,
+    model,
+    seed_probability,
+    *,
+    root=None,
+    method="auto",
+    max_work=MAX_WORK,
+    bp_tol=1e-12,
+    bp_max_iter=1000,
+    fold="bp",
+    progress=False,
+) -> SizeDistribution:
+    """The probability of every final cascade size 0..n on a given finite graph.
+
+    Exact on trees and forests: message passing from the leaves to a root,
+    where products over children are convolutions in the size and are done
+    as pointwise products at the n + 1 roots of unity x_l =
+    exp(-2 pi i l / (n + 1)), then one inverse FFT (Burkholz 2019, Burkholz
+    & Quackenbush 2021). On graphs with cycles (``method="bp-tree"``, the
+    default there): an approximation, see Notes.
+
+    Parameters
+    ----------
+    graph : Graph
+        Undirected and simple. A forest (any number of components) gives an
+        exact result.
+    model : IndependentCascade, FractionalThreshold, AbsoluteThreshold or WeightedThreshold
+        The independent cascade model (one p or one per CSR entry, i.e.
+        directional), or a threshold model: fixed, per-node or random
+        (scipy.stats) fractional thresholds, absolute thresholds, or
+        weighted thresholds with exposure weights. Random thresholds enter
+        through the response F(m, k) = P[phi <= m/k] (iid per node).
+    seed_probability : float or array_like
+        Each node is a seed independently with this probability (one number
+        or one per node), in [0, 1].
+    root : int, optional
+        Node at which to root the tree of its component (default: the
+        smallest id of each component). Does not change the result beyond
+        round-off.
+    method : {"auto", "tree", "bp-tree"}
+        ``"tree"`` refuses graphs with cycles; ``"auto"`` uses ``"tree"`` on
+        forests and ``"bp-tree"`` otherwise.
+    max_work : float
+        Refuse (ValueError) when the estimated work exceeds this many complex
+        multiply-adds (default 4e10, minutes on one core).
+    bp_tol, bp_max_iter : float, int
+        Convergence of the belief propagation of ``"bp-tree"``.
+    fold : {"bp", "tree"}
+        ``"bp-tree"`` only: the activation probability given to the far end
+        of a deleted edge. ``"bp"`` (default, THEORY.md A4): the loopy
+        belief-propagation message q_{i->j}. ``"tree"``: the probability
+        that i is active in the spanning forest alone (no echo through
+        cycles, but blind to activity that reaches i only through deleted
+        edges).
+    progress : bool
+        Show a tqdm progress bar over blocks of frequencies. (An interrupt
+        leaves nothing usable: every frequency is needed for the inversion.)
+
+    Returns
+    -------
+    SizeDistribution
+
+    Raises
+    ------
+    TypeError
+        For a model without a count response (FiberBundle; WeightedThreshold
+        with damage or iid weights) or a non-Graph.
+    ValueError
+        For a directed or non-simple graph, seed probabilities outside
+        [0, 1], ``method="tree"`` on a graph with cycles, or an estimated
+        work above ``max_work``.
+
+    Notes
+    -----
+    Independent cascade model (THEORY.md A4; the messages of Burkholz &
+    Quackenbush 2021, equation numbers unverified): each node sends its
+    parent three generating functions of its subtree's size, B (it does not
+    activate the parent, which stays inactive), A0 (the parent is active and
+    not activated by it) and Asum (the parent is active), with
+    pwf = (1 - p_i) prod B_c, plfp = (1 - p_i) x prod A0_c and
+    pf = x prod Asum_c - plfp.
+
+    Threshold models (derived here for a node-wise threshold, and checked
+    against enumeration of all thresholds and seed sets): with
+    G_i(m) = p_i + (1 - p_i) F_i(m) the probability that node i is active
+    given m active neighbours, the messages are A (the node is active
+    without its parent), B (it is not, and the parent stays inactive) and C
+    (it is not, and the parent becomes active), built from the 2-variable
+    products prod_c (A_c y + B_c) and prod_c (A_c y + C_c), y counting the
+    active children; see :mod:`cascades._dist_kernels`. Counts beyond the
+    point where F_i stops changing are lumped, so a node of degree d with
+    threshold T costs O(d T) per frequency.
+
+    Cost: O((n + 1) / 2 * sum_i (d_i + 1)(c_i + 1)) operations and O(n)
+    memory, d_i the number of tree neighbours and c_i the lumping cut (c_i
+    = 0 for the ICM, the threshold for fixed thresholds, up to d_i for
+    random ones): O(n^2) for the ICM and bounded-degree trees. A tree with
+    10^4 nodes takes seconds (see benchmarks/bench_distributions.py).
+
+    bp-tree approximation (graphs with cycles): belief propagation gives,
+    for every directed edge, the probability q_{i->j} that i activates
+    without j (Gleeson & Porter 2017; THEORY.md A3); a maximum spanning tree
+    with edge weight q_{i->j} w_ij + q_{j->i} w_ji (ICM) or
+    q_{i->j} + q_{j->i} (thresholds) is kept (our choice of weight; the
+    paper's exact weighting is unverified). Every deleted edge (i, j) is
+    folded into its end nodes: for the ICM into the seed probability,
+    1 - p_j -> (1 - p_j)(1 - q_{i->j} w_ij); for threshold models as an
+    outside neighbour of j active with probability q_{i->j}, independent of
+    everything else, which counts towards j's m but not towards the size.
+    This is an approximation: correlations through cycles are lost. It is
+    good when the deleted edges carry little activity (sparse graphs, few
+    or short-lived cascades) and poor when activity on them is strongly
+    correlated with the cascade: near the upper boundary of Watts' window on
+    Erdos-Renyi graphs (n = 1000, z = 5.6, phi = 0.18, two expected seeds)
+    the simulated law is bimodal (P(S < n/10) = 0.33, P(S > 0.9 n) = 0.67)
+    and ``fold="bp"`` puts the upper mode at the right place (999 of 1000
+    nodes) but all mass in it (BP is on its global-cascade branch), while
+    ``fold="tree"`` misses the upper mode (benchmarks/bench_distributions.py).
+    Exact results need a tree; on loopy graphs check against simulation.
+
+    References
+    ----------
+    R. Burkholz, "Efficient message passing for cascade size distributions",
+    Sci. Rep. 9, 6561 (2019).
+    R. Burkholz and J. Quackenbush, "Cascade size distributions: why they
+    matter and how to compute them efficiently", Proc. AAAI 35 (2021),
+    arXiv:1909.05416.
+    J. P. Gleeson and M. A. Porter, "Message-passing methods for complex
+    contagions", in Complex Spreading Phenomena in Social Systems (2018),
+    arXiv:1703.08046.
+
+    Examples
+    --------
+    A path of three nodes, the middle one a seed for sure, p = 1/2 per edge:
+
+    >>> from cascades.graphs import from_edges
+    >>> from cascades.models import IndependentCascade
+    >>> path = from_edges([(0, 1), (1, 2)])
+    >>> d = size_distribution(path, IndependentCascade(0.5), [0.0, 1.0, 0.0])
+    >>> np.round(d.pmf, 12)
+    array([0.  , 0.25, 0.5 , 0.25])
+
+    Watts' model on a star with centre 0 and random thresholds:
+
+    >>> from scipy import stats
+    >>> from cascades.models import FractionalThreshold
+    >>> star = from_edges([(0, i) for i in range(1, 6)])
+    >>> d = size_distribution(star, FractionalThreshold(stats.uniform(0, 1)), 0.1)
+    >>> d.n, round(float(d.pmf.sum()), 12)
+    (6, 1.0)
+    """
+    plan = _plan(graph, model, seed_probability, method, bp_tol, bp_max_iter, fold)
+    n = plan.n
+    if root is not None:
+        root = check_int("root", root, low=0, high=max(n - 1, 0))
+    max_work = check_real("max_work", max_work, low=0, low_open=True)
+    if n == 0:
+        return SizeDistribution(np.ones(1), plan.method, plan.info)
+    xs = _frequencies(n)
+    work = _work(plan, xs.size)
+    if work > max_work:
+        raise ValueError(
+            f"the {plan.method} message passing would need about {work:.3g} operations on this graph "
+            f"(n = {n}), above max_work = {max_work:.3g}; the cost grows like n^2 times the degrees "
+            f"(and thresholds) of the tree nodes: raise max_work if you can wait, or simulate"
+        )
+    rooted = _rooted(plan, root=root)
+    # one slot: the kernel multiplies the generating functions of all components (convolution)
+    full, _ = _sweep(plan, rooted, 0, 1, xs, progress)
+    pmf = _invert(full[0], n)
+    pmf /= pmf.sum()
+    info = dict(plan.info, work=work)
+    return SizeDistribution(pmf, plan.method, info)
+
+
+def conditional_activation(
+    graph,
+    model,
+    seed_probability,
+    *,
+    nodes=None,
+    method="auto",
+    max_work=MAX_WORK,
+    bp_tol=1e-12,
+    bp_max_iter=1000,
+    fold="bp",
+    progress=False,
+) -> ConditionalActivation:
+    """P(node i active, S = s) and P(node i active | S = s) for every size s.
+
+    The quantity Burkholz & Quackenbush (2021) use for influence and
+    clustering: which nodes are active in cascades of a given size.
+    Computed by rooting the (spanning) tree at each requested node in turn
+    and keeping the part of the root's generating function in which the
+    root is active; other components contribute their full generating
+    function. Same models, methods and approximation as
+    :func:`size_distribution`.
+
+    Parameters
+    ----------
+    graph, model, seed_probability, method, max_work, bp_tol, bp_max_iter, fold
+        As in :func:`size_distribution`; ``max_work`` bounds the total over
+        all requested nodes.
+    nodes : array_like of int, optional
+        The nodes to report (default: all).
+    progress : bool
+        A tqdm progress bar over the nodes.
+
+    Returns
+    -------
+    ConditionalActivation
+
+    Raises
+    ------
+    ConditionalActivationInterrupted
+        On Ctrl-C (a KeyboardInterrupt); its ``partial`` attribute holds the
+        result for the nodes finished so far.
+    TypeError, ValueError
+        As :func:`size_distribution`; also for node ids outside [0, n).
+
+    Notes
+    -----
+    Cost: len(nodes) times that of :func:`size_distribution` (one rerooted
+    sweep per node; a two-pass scheme would save the factor and is not
+    implemented).
+
+    References
+    ----------
+    R. Burkholz and J. Quackenbush, "Cascade size distributions: why they
+    matter and how to compute them efficiently", Proc. AAAI 35 (2021),
+    arXiv:1909.05416.
+
+    Examples
+    --------
+    On a path 0 - 1 - 2 with one sure seed at 0 and p = 1 per edge, every
+    node is active and the size is 3:
+
+    >>> from cascades.graphs import from_edges
+    >>> from cascades.models import IndependentCascade
+    >>> c = conditional_activation(from_edges([(0, 1), (1, 2)]), IndependentCascade(1.0), [1.0, 0, 0])
+    >>> np.round(c.at(3), 12)
+    array([1., 1., 1.])
+    """
+    plan = _plan(graph, model, seed_probability, method, bp_tol, bp_max_iter, fold)
+    n = plan.n
+    nodes = np.arange(n) if nodes is None else np.asarray(nodes)
+    if nodes.ndim != 1 or (nodes.size and nodes.dtype.kind not in "iu"):
+        raise ValueError("nodes must be a 1-dimensional array of node ids")
+    if nodes.size and (nodes.min() < 0 or nodes.max() >= n):
+        raise ValueError(f"nodes must be node ids in [0, {n - 1}]")
+    nodes = nodes.astype(np.int64)
+    max_work = check_real("max_work", max_work, low=0, low_open=True)
+    xs = _frequencies(n)
+    work = _work(plan, xs.size) * max(1, nodes.size)
+    if work > max_work:
+        raise ValueError(
+            f"conditional_activation would need about {work:.3g} operations ({nodes.size} rerooted sweeps, "
+            f"n = {n}), above max_work = {max_work:.3g}; ask for fewer nodes or raise max_work"
+        )
+    joint = np.zeros((n + 1, nodes.size))
+    dist = None
+    done = 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=nodes.size, desc="conditional activation", unit="node")
+    try:
+        for j, v in enumerate(nodes):
+            rooted = _rooted(plan, focus=int(v))
+            slots = np.where(rooted[4] == v, 0, 1)  # slot 0: v's component rooted at v; 1: the others
+            full, act = _sweep(plan, rooted, slots, 2, xs)
+            others = full[1]
+            joint[:, j] = _invert(act[0] * others, n)
+            if dist is None:
+                pmf = _invert(full[0] * others, n)
+                dist = SizeDistribution(pmf / pmf.sum(), plan.method, plan.info)
+            done = j + 1
+            if bar is not None:
+                bar.update(1)
+    except KeyboardInterrupt:
+        partial = None
+        if dist is not None and done:
+            part = np.minimum(joint[:, :done], dist.pmf[:, None])
+            partial = ConditionalActivation(_readonly(part), dist, _readonly(nodes[:done]))
+        raise ConditionalActivationInterrupted(partial, nodes.size) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    if dist is None:
+        dist = size_distribution(graph, model, seed_probability, method=method, max_work=max_work)
+    joint = np.minimum(joint, dist.pmf[:, None])
+    return ConditionalActivation(_readonly(joint), dist, _readonly(nodes))
+
+
+# ---------------------------------------------------------------------------
+# public: closed forms
+# ---------------------------------------------------------------------------
+
+
+def _threshold_cdf(model_or_cdf, k: int, strict_name: str) -> np.ndarray:
+    """F(m, k), m = 0..k, from a model with a response or from a cdf of the fractional threshold."""
+    if isinstance(model_or_cdf, CascadeModel):
+        if _model_kind(model_or_cdf) != "threshold":
+            raise TypeError(f"{strict_name} is for threshold models; use size_distribution")
+        if not model_or_cdf.has_response:
+            raise ValueError(
+                f"{strict_name} needs a model with a common response F(m, k) (iid thresholds), got "
+                f"per-node parameters in {model_or_cdf!r}"
+            )
+        f = np.asarray(model_or_cdf.response(np.arange(k + 1), k), dtype=np.float64)
+    elif callable(model_or_cdf) or callable(getattr(model_or_cdf, "cdf", None)):
+        cdf = model_or_cdf.cdf if callable(getattr(model_or_cdf, "cdf", None)) else model_or_cdf
+        x = np.arange(k + 1) / k if k > 0 else np.zeros(1)
+        f = np.asarray(cdf(x), dtype=np.float64).reshape(k + 1)
+    else:
+        raise TypeError(
+            f"{strict_name}: model must be a CascadeModel with a response or a threshold cdf "
+            f"(a callable or a frozen scipy.stats distribution), got {type(model_or_cdf).__name__}"
+        )
+    if not np.all(np.isfinite(f)) or np.any(f < -1e-12) or np.any(f > 1 + 1e-12):
+        raise ValueError(f"{strict_name}: the response F(m, k) must lie in [0, 1]")
+    return np.maximum.accumulate(np.clip(f, 0.0, 1.0))
+
+
+def complete_graph_size_distribution(n, model, seed_probability) -> SizeDistribution:
+    """Final-size law of a threshold cascade on the complete graph K_n with iid thresholds.
+
+    Every node has k = n - 1 neighbours; with G(m) = p + (1 - p) F(m, n - 1)
+    the probability that a node is active once m others are (seed or
+    threshold), the size is the first m with N(m) <= m, where N(m) counts
+    the nodes with (effective integer) threshold <= m (Burkholz, Herrmann &
+    Schweitzer 2018). Equivalently (derived in
+    ``theory/size_distributions.py`` and checked there in exact rationals):
+
+        P(S = s) = C(n, s) Q_s (1 - G(s))^(n - s),
+        Q_s = G(s-1)^s - sum_{j<s} C(s, j) Q_j (G(s-1) - G(j))^(s-j),  Q_0 = 1,
+
+    (eq. number in the paper unverified). The recursion cancels
+    catastrophically for large n, so the numbers are computed by an
+    equivalent forward recursion over the threshold levels with only
+    positive terms, O(n^3) (:func:`cascades._dist_kernels.complete_graph_dp`).
+
+    Parameters
+    ----------
+    n : int
+        Number of nodes, >= 1.
+    model : CascadeModel or callable
+        A model with a response F(m, k) (FractionalThreshold with a number
+        or a scipy.stats distribution, AbsoluteThreshold, WeightedThreshold
+        with exposure weights), or the cdf of the fractional threshold phi
+        (a callable or frozen distribution; F(m, k) = cdf(m / k)).
+    seed_probability : float
+        Each node is a seed independently with this probability.
+
+    Returns
+    -------
+    SizeDistribution
+
+    References
+    ----------
+    R. Burkholz, H. J. Herrmann and F. Schweitzer, "Explicit size
+    distributions of failure cascades redefine systemic risk on finite
+    networks", Sci. Rep. 8, 6878 (2018).
+
+    Examples
+    --------
+    >>> from cascades.models import FractionalThreshold
+    >>> d = complete_graph_size_distribution(4, FractionalThreshold(0.5), 0.25)
+    >>> round(float(d.pmf.sum()), 12), round(float(d.pmf[0]), 6)  # no seed: 0.75^4
+    (1.0, 0.316406)
+    """
+    n = check_int("n", n, low=1, high=5000)
+    p = check_probability("seed_probability", seed_probability)
+    f = _threshold_cdf(model, n - 1, "complete_graph_size_distribution")
+    g = p + (1.0 - p) * f
+    out = np.zeros(n + 1)
+    _k.complete_graph_dp(np.ascontiguousarray(g), out)
+    out = np.clip(out, 0.0, None)
+    return SizeDistribution(out / out.sum(), "complete", {"n": n})
+
+
+def star_size_distribution(n_leaves, model, seed_probability, *, leaf_model=None) -> SizeDistribution:
+    """Final-size law of a threshold cascade on a star (one centre, ``n_leaves`` leaves), iid thresholds.
+
+    With a = G_leaf(0) (a leaf active on its own), b = (G_leaf(1) - a) / (1 - a)
+    (a leaf not active on its own that the failed centre activates) and
+    G_c(m) the centre's activation probability given m active leaves, and
+    M ~ Binomial(d, a) the leaves active on their own (d = ``n_leaves``):
+
+        P(S = s) = sum_M Bin(M; d, a) [ (1 - G_c(M)) 1{s = M}
+                   + G_c(M) Bin(s - 1 - M; d - M, b) ]
+
+    (Burkholz, Herrmann & Schweitzer 2018; eq. number unverified, derived in
+    ``theory/size_distributions.py``). O(d^2).
+
+    Parameters
+    ----------
+    n_leaves : int
+        Number of leaves d >= 0 (the star has d + 1 nodes; node 0 is the
+        centre).
+    model : CascadeModel or callable
+        As in :func:`complete_graph_size_distribution`; the centre uses
+        F(m, d), the leaves F(m, 1).
+    seed_probability : float
+    leaf_model : optional
+        A different model (or cdf) for the leaves.
+
+    Returns
+    -------
+    SizeDistribution
+
+    References
+    ----------
+    R. Burkholz, H. J. Herrmann and F. Schweitzer, "Explicit size
+    distributions of failure cascades redefine systemic risk on finite
+    networks", Sci. Rep. 8, 6878 (2018).
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> d = star_size_distribution(10, stats.uniform(0, 1), 0.05)
+    >>> d.n, round(float(d.pmf.sum()), 12)
+    (11, 1.0)
+    """
+    d = check_int("n_leaves", n_leaves, low=0, high=10**6)
+    p = check_probability("seed_probability", seed_probability)
+    gc = p + (1.0 - p) * _threshold_cdf(model, d, "star_size_distribution")
+    leaf = model if leaf_model is None else leaf_model
+    gl = p + (1.0 - p) * _threshold_cdf(leaf, 1, "star_size_distribution")
+    a = float(gl[0])
+    b = 0.0 if a >= 1.0 else float(min(1.0, max(0.0, (gl[1] - a) / (1.0 - a))))
+    pmf = np.zeros(d + 2)
+    m = np.arange(d + 1)
+    bm = stats.binom.pmf(m, d, a)
+    pmf[: d + 1] += bm * (1.0 - gc)
+    for mm in range(d + 1):
+        if bm[mm] * gc[mm] == 0.0:
+            continue
+        extra = stats.binom.pmf(np.arange(d - mm + 1), d - mm, b)
+        pmf[mm + 1 : d + 2] += bm[mm] * gc[mm] * extra
+    pmf = np.clip(pmf, 0.0, None)
+    return SizeDistribution(pmf / pmf.sum(), "star", {"n_leaves": d})
+
+
+# ---------------------------------------------------------------------------
+# public: the Monte Carlo side
+# ---------------------------------------------------------------------------
+
+
+def _as_pmf(x, name: str) -> np.ndarray:
+    if isinstance(x, (SizeDistribution, EmpiricalSizeDistribution)):
+        return np.asarray(x.pmf, dtype=np.float64)
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-dimensional pmf or a SizeDistribution, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must hold finite probabilities >= 0")
+    return arr
+
+
+def total_variation(p, q) -> float:
+    """Total variation distance sup_A |P(A) - Q(A)| = (1/2) sum_s |p_s - q_s|.
+
+    Parameters
+    ----------
+    p, q : array_like or SizeDistribution or EmpiricalSizeDistribution
+        Two pmfs over sizes 0, 1, ...; the shorter one is padded with zeros.
+
+    Examples
+    --------
+    >>> total_variation([0.5, 0.5], [1.0])
+    0.5
+    """
+    a = _as_pmf(p, "p")
+    b = _as_pmf(q, "q")
+    size = max(a.size, b.size)
+    a = np.pad(a, (0, size - a.size))
+    b = np.pad(b, (0, size - b.size))
+    return float(0.5 * np.abs(a - b).sum())
+
+
+def sampling_tv_bound(pmf, n_samples) -> float:
+    """Upper bound on the expected TV distance between ``pmf`` and an N-sample histogram of it.
+
+    E TV = (1/2) sum_s E|p_hat_s - p_s| <= (1/2) sum_s sqrt(p_s (1 - p_s) / N)
+    (Jensen: E|X| <= sqrt(E X^2), and N p_hat_s is binomial). Use it to set
+    the tolerance of a theory-vs-simulation comparison, with a margin (TV
+    concentrates: it changes by at most 1/N when one sample changes, so by
+    McDiarmid P(TV > E TV + t) <= exp(-2 N t^2)).
+
+    Examples
+    --------
+    >>> round(sampling_tv_bound([0.5, 0.5], 100), 6)
+    0.05
+    """
+    p = _as_pmf(pmf, "pmf")
+    n_samples = check_int("n_samples", n_samples, low=1)
+    return float(0.5 * np.sqrt(p * np.clip(1.0 - p, 0.0, None) / n_samples).sum())
+
+
+def empirical_size_distribution(
+    sizes, n, *, confidence=0.95, interval="wilson", fractions=False
+) -> EmpiricalSizeDistribution:
+    """Histogram of simulated final sizes over 0..n with pointwise and cdf confidence bands.
+
+    Parameters
+    ----------
+    sizes : array_like
+        Simulated final sizes: integers in [0, n] (numbers of active nodes),
+        or, with ``fractions=True``, active fractions in [0, 1] (as returned
+        by :func:`cascades.simulation.simulate_ensemble`), rounded to the
+        nearest count.
+    n : int
+        Number of nodes.
+    confidence : float
+        Confidence level of the bands, in (0, 1).
+    interval : {"wilson", "exact"}
+        Pointwise interval of each P(S = s): Wilson score or Clopper-Pearson.
+    fractions : bool
+        Read ``sizes`` as fractions of n.
+
+    Returns
+    -------
+    EmpiricalSizeDistribution
+
+    Notes
+    -----
+    The cdf band is the DKW band with Massart's constant,
+    eps = sqrt(log(2 / (1 - confidence)) / (2 N)), valid simultaneously for
+    all sizes. The pointwise intervals are not simultaneous.
+
+    References
+    ----------
+    E. B. Wilson, J. Am. Stat. Assoc. 22, 209 (1927); C. J. Clopper and
+    E. S. Pearson, Biometrika 26, 404 (1934); P. Massart, Ann. Probab. 18,
+    1269 (1990).
+
+    Examples
+    --------
+    >>> e = empirical_size_distribution([0, 1, 1, 3], 3)
+    >>> e.pmf
+    array([0.25, 0.5 , 0.  , 0.25])
+    >>> bool(np.all(e.lower <= e.pmf) and np.all(e.pmf <= e.upper))
+    True
+    """
+    n = check_int("n", n, low=0)
+    confidence = check_real("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    if interval not in ("wilson", "exact"):
+        raise ValueError(f"interval must be 'wilson' or 'exact', got {interval!r}")
+    arr = np.asarray(sizes)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"sizes must be a non-empty 1-dimensional array, got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"sizes must hold numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("sizes must be finite (NaN marks an unfinished run: drop it first)")
+    if fractions:
+        if np.any((arr < 0) | (arr > 1)):
+            raise ValueError("with fractions=True, sizes must lie in [0, 1]")
+        counts_of = np.rint(arr * n).astype(np.int64)
+    else:
+        if np.any(arr != np.round(arr)) or np.any((arr < 0) | (arr > n)):
+            raise ValueError(
+                f"sizes must be integers in [0, {n}] (pass fractions=True for active fractions)"
+            )
+        counts_of = arr.astype(np.int64)
+    N = counts_of.size
+    counts = np.bincount(counts_of, minlength=n + 1)
+    pmf = counts / N
+    alpha = 1.0 - confidence
+    if interval == "wilson":
+        zq = stats.norm.ppf(1.0 - alpha / 2)
+        denom = 1.0 + zq**2 / N
+        centre = (pmf + zq**2 / (2 * N)) / denom
+        half = zq * np.sqrt(pmf * (1 - pmf) / N + zq**2 / (4 * N**2)) / denom
+        lower, upper = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    else:
+        lower = np.where(counts > 0, stats.beta.ppf(alpha / 2, counts, N - counts + 1), 0.0)
+        upper = np.where(counts < N, stats.beta.ppf(1 - alpha / 2, counts + 1, N - counts), 1.0)
+    lower = np.minimum(lower, pmf)
+    upper = np.maximum(upper, pmf)
+    cdf = np.cumsum(pmf)
+    eps = math.sqrt(math.log(2.0 / alpha) / (2.0 * N))
+    return EmpiricalSizeDistribution(
+        counts=_readonly(counts.astype(np.int64)),
+        pmf=_readonly(pmf),
+        lower=_readonly(lower),
+        upper=_readonly(upper),
+        cdf=_readonly(np.minimum(cdf, 1.0)),
+        cdf_lower=_readonly(np.clip(cdf - eps, 0, 1)),
+        cdf_upper=_readonly(np.clip(cdf + eps, 0, 1)),
+        n_samples=int(N),
+        confidence=confidence,
+    )
