@@ -26,6 +26,19 @@ from .degrees import (
     PowerLaw,
     Regular,
 )
+from .distributions import (
+    ConditionalActivation,
+    ConditionalActivationInterrupted,
+    EmpiricalSizeDistribution,
+    SizeDistribution,
+    complete_graph_size_distribution,
+    conditional_activation,
+    empirical_size_distribution,
+    sampling_tv_bound,
+    size_distribution,
+    star_size_distribution,
+    total_variation,
+)
 from .graphs import (
     Graph,
     LayeredGraph,
@@ -162,4 +175,16 @@ __all__ = [
     "ModularNetwork",
     "final_size_modular",
     "CorrelatedResult",
+    # size distributions on finite networks
+    "size_distribution",
+    "SizeDistribution",
+    "conditional_activation",
+    "ConditionalActivation",
+    "ConditionalActivationInterrupted",
+    "complete_graph_size_distribution",
+    "star_size_distribution",
+    "empirical_size_distribution",
+    "EmpiricalSizeDistribution",
+    "total_variation",
+    "sampling_tv_bound",
 ]
