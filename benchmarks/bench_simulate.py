@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python benchmarks/bench_simulate.py            # full run: n = 10^5 and 10^6 (about 4 minutes)
     python benchmarks/bench_simulate.py --quick    # n = 10^4 only, small ensemble (under a minute)
+    python benchmarks/bench_simulate.py --sizes 100000 --parts compare overhead   # the n = 10^5 targets
     python benchmarks/bench_simulate.py --parts ensemble compile    # only some of the measurements
 
 The case is the issue's: Erdos-Renyi graphs with mean degree 4, the Watts
@@ -21,7 +22,10 @@ round(0.01 n) nodes shared by every implementation:
 * (c) a vectorised scipy.sparse synchronous iteration: counts = A @ active
   each round, activate where counts >= threshold;
 * (d) a minimal single-threaded numba CSR queue kernel, the floor of what
-  compiled code does.
+  compiled code does;
+* cascades' own kernel called bare (thresholds and work arrays prepared once,
+  outside the timing): ``simulate`` minus this row is its per-call overhead,
+  printed under each table with the ratios t(alternative) / t(simulate).
 
 Every implementation must return the same final active set: the script asserts
 it before it prints a time. Each case is timed end to end from the graph in the
@@ -45,7 +49,7 @@ is used for every implementation, so edges/s ratios are time ratios; the table's
 
 Also measured: ``simulate_ensemble`` throughput with 1 and 2 workers (fixed
 graph, graph factory, and the factory's graph generation alone), the per-call
-overhead of ``simulate`` (its time minus that of its own numba kernel inside
+overhead of ``simulate`` (its time minus that of its own numba kernels inside
 the same call, from 10 nodes up), and the numba compile time of ``simulate``
 (first call in a fresh process with an empty ``NUMBA_CACHE_DIR`` against a
 second process that loads that cache). The load average and the processes busy
@@ -189,6 +193,37 @@ def numba_floor(graph, phi, seeds):
     return floor_bare(graph, thresholds(graph.degrees, phi), seeds)
 
 
+def cascades_bare_kernel(graph, model, seeds):
+    """cascades' own kernel called directly: thresholds table and work arrays prepared once, not timed.
+
+    This is ``simulate`` without its per-call work (validation, the threshold
+    table, allocation, the result object), so ``simulate`` minus this is the
+    per-call overhead. Returns a function giving the active mask, or None when
+    the private kernel (``cascades._sim_kernels.count_async_by_degree``) or
+    ``degree_thresholds`` is not there.
+    """
+    from cascades import _sim_kernels
+
+    kernel = getattr(_sim_kernels, "count_async_by_degree", None)
+    if kernel is None or not hasattr(model, "degree_thresholds"):
+        return None
+    n = graph.n
+    k = graph.in_degrees
+    k_max = int(k.max()) if n else 0
+    table = model.degree_thresholds(k_max)
+    ids = graph.indices.dtype
+    seed_ids = np.asarray(seeds).astype(ids)
+    rem = np.empty(n, dtype=np.int8 if k_max < 126 else np.int64)
+    work = (np.empty(n + 1, ids), np.zeros(n, np.uint8), np.empty(n, np.bool_), np.empty(n, np.int32))
+    level_end = np.empty(n + 2, np.int64)
+
+    def run():
+        kernel(graph.indptr, graph.indices, k, table, seed_ids, k_max + 1, rem, *work, level_end)
+        return work[2].copy()
+
+    return run
+
+
 # ---------------------------------------------------------------------------
 # (b) networkx loop, (c) scipy iteration, (a) NDlib
 # ---------------------------------------------------------------------------
@@ -306,6 +341,9 @@ def compare_case(n, args, api, ndlib_ok):
         assert np.array_equal(model_threshold, thresholds(graph.degrees, PHI)), "threshold rules differ"
         fast["cascades simulate"] = lambda: simulate(graph, model, seeds=seeds).active
         fast["cascades simulate (sync)"] = lambda: simulate(graph, model, seeds=seeds, dynamics="sync").active
+        bare = cascades_bare_kernel(graph, model, seeds)
+        if bare is not None:
+            fast["cascades bare kernel"] = bare
     fast["numba floor"] = lambda: numba_floor(graph, PHI, seeds)
     A = graph.to_scipy(dtype=np.float32)
     fast["scipy"] = lambda: scipy_sync(A, PHI, seeds)
@@ -470,29 +508,38 @@ def ensemble_case(api, n, n_runs, repeats):
 
 
 def kernel_split(simulate, model, graph, seeds, repeats):
-    """Time ``simulate`` and, inside the same calls, its numba kernel.
+    """Time ``simulate`` and, inside the same calls, its numba kernels.
 
-    The kernel ``cascades._sim_kernels.count_async`` is wrapped, for the
-    duration of this function only, by a timer (about a microsecond of its
-    own). Returns (best total, best kernel, best total - kernel over the
-    calls), or None when simulate did not call that kernel (private names
-    changed).
+    Every public kernel of ``cascades._sim_kernels`` (``count_async``,
+    ``count_async_by_degree``, ...) is wrapped, for the duration of this
+    function only, by a timer (about a microsecond of its own). Returns (best
+    total, best kernel, best total - kernel over the calls), or None when
+    simulate called none of them (private names changed).
     """
+    import numba.core.registry
+
     from cascades import _sim_kernels
 
-    kernel = getattr(_sim_kernels, "count_async", None)
-    if kernel is None:
-        return None
+    names = [
+        name
+        for name, obj in vars(_sim_kernels).items()
+        if not name.startswith("_") and isinstance(obj, numba.core.registry.CPUDispatcher)
+    ]
+    originals = {name: getattr(_sim_kernels, name) for name in names}
     inner = []
 
-    def timed(*a, **kw):
-        t0 = time.perf_counter()
-        out = kernel(*a, **kw)
-        inner.append(time.perf_counter() - t0)
-        return out
+    def timer(kernel):
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            out = kernel(*a, **kw)
+            inner.append(time.perf_counter() - t0)
+            return out
+
+        return timed
 
     totals, kernels = [], []
-    _sim_kernels.count_async = timed
+    for name, kernel in originals.items():
+        setattr(_sim_kernels, name, timer(kernel))
     try:
         for _ in range(repeats):
             inner.clear()
@@ -501,7 +548,8 @@ def kernel_split(simulate, model, graph, seeds, repeats):
             totals.append(time.perf_counter() - t0)
             kernels.append(sum(inner) if inner else None)
     finally:
-        _sim_kernels.count_async = kernel
+        for name, kernel in originals.items():
+            setattr(_sim_kernels, name, kernel)
     if any(k is None for k in kernels):
         return None
     return min(totals), min(kernels), min(t - k for t, k in zip(totals, kernels, strict=True))
@@ -649,6 +697,23 @@ def git_state():
     return {"commit": commit, "cascades_changes": [line[3:] for line in status]}
 
 
+def overhead_line(rows):
+    """Per-call overhead of simulate from the interleaved rows: simulate minus its bare kernel."""
+    by_label = {r["implementation"]: r for r in rows}
+    if "cascades simulate" not in by_label or "cascades bare kernel" not in by_label:
+        return None
+    sim, bare = by_label["cascades simulate"], by_label["cascades bare kernel"]
+    t_sim, t_bare = sim["seconds"], bare["seconds"]
+    return {
+        "simulate_s": t_sim,
+        "bare_kernel_s": t_bare,
+        "overhead_s": t_sim - t_bare,
+        "overhead_share": (t_sim - t_bare) / t_sim,
+        # the same from the CPU time of those calls: less disturbed when other processes share the cores
+        "overhead_cpu_s": sim["cpu_seconds"] - bare["cpu_seconds"],
+    }
+
+
 def print_table(rows, info):
     print(
         f"\nn = {info['n']}, m = {info['m']}, {info['n_seeds']} seeds, final fraction "
@@ -751,6 +816,21 @@ def main(argv=None):
     for n in sizes if "compare" in args.parts else []:
         rows, info = compare_case(n, args, api, ndlib_ok)
         print_table(rows, info)
+        info["overhead"] = overhead_line(rows)
+        if info["overhead"]:
+            o = info["overhead"]
+            print(
+                f"per-call overhead of simulate (best simulate - best bare kernel, interleaved): "
+                f"{o['overhead_s'] * 1e3:.3f} ms = {100 * o['overhead_share']:.1f}% of simulate "
+                f"(from CPU times {o['overhead_cpu_s'] * 1e3:.3f} ms)"
+            )
+        ratios = {
+            r["implementation"]: r["speedup"] for r in rows if r["implementation"] != "cascades simulate"
+        }
+        print(
+            "ratios t(alternative) / t(cascades simulate): "
+            + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items())
+        )
         comparisons.append({"info": info, "rows": rows})
         if n == 10**5:
             targets = check_targets(rows)
@@ -769,13 +849,17 @@ def main(argv=None):
             )
     if api is not None and "overhead" in args.parts:
         overhead = overhead_case(api, [10**3, 10**4] if args.quick else [10**4, 10**5], args.repeats)
-        print("\nper-call overhead: simulate minus its own numba kernel (count_async), best calls")
-        print(f"{'n':>8} {'simulate s':>12} {'its kernel s':>13} {'overhead s':>11} {'floor bare s':>13}")
+        print("\nper-call overhead: simulate minus its own numba kernel inside the same call, best calls")
+        print(
+            f"{'n':>8} {'simulate s':>12} {'its kernel s':>13} {'overhead s':>11} {'overhead %':>10} "
+            f"{'floor bare s':>13} {'sim/floor':>9}"
+        )
         for row in overhead:
             kernel_s = "-" if row["kernel_s"] is None else f"{row['kernel_s']:.6f}"
             print(
                 f"{row['n']:>8} {row['simulate_s']:12.6f} {kernel_s:>13} "
-                f"{row['overhead_s']:11.6f} {row['floor_bare_s']:13.6f}"
+                f"{row['overhead_s']:11.6f} {100 * row['overhead_s'] / row['simulate_s']:10.1f} "
+                f"{row['floor_bare_s']:13.6f} {row['simulate_s'] / row['floor_bare_s']:9.2f}"
             )
     if api is not None and "compile" in args.parts:
         compile_times = compile_case()

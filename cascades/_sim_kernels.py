@@ -26,6 +26,11 @@ Outputs and work arrays (all of length n unless stated):
 Each kernel returns ``(n_seeds, n_steps)``: the number of distinct seeds and the
 last step t at which some node activated (0 if nothing spread).
 
+The count kernels come in two forms with identical outputs: ``count_*`` read
+a per-node ``threshold`` array, ``count_*_by_degree`` a per-degree ``table``
+indexed by the in-degree (one number phi or m for all nodes), which saves
+building and reading an n-long threshold array on every call.
+
 Async vs sync
 -------------
 ``*_async`` kernels propagate with one FIFO queue: every node enters it at most
@@ -99,23 +104,47 @@ def _reset(active, activation_step):
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_init(threshold, seeds, cap, rem, queue):
-    """Fill ``rem`` and queue the seeds (level 0) and the self-activating nodes (level 1).
-
-    ``rem[i]`` = active in-neighbours still missing: the threshold clipped to
-    [0, cap], where cap = (largest in-degree) + 1, so a clipped value is never
-    reached. Seeds get -1: decrements move them away from 0, so they are never
-    queued again. Every value stays in [-cap, cap], which lets the caller
-    use the narrowest integer dtype for ``rem``. Returns ``(n_seeds, tail)``.
-    """
-    n = rem.shape[0]
-    for i in range(n):
+def _fill_rem(threshold, cap, rem):
+    """``rem[i]`` = ``threshold[i]`` clipped to [0, cap]; returns the number of zeros."""
+    n_zero = 0
+    for i in range(rem.shape[0]):
         t = threshold[i]
         if t < 0:
             t = 0
         elif t > cap:
             t = cap
         rem[i] = t
+        n_zero += t == 0
+    return n_zero
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_rem_by_degree(in_degrees, table, cap, rem):
+    """``rem[i]`` = ``table[in_degrees[i]]`` clipped to [0, cap]; returns the number of zeros."""
+    n_zero = 0
+    for i in range(rem.shape[0]):
+        t = table[in_degrees[i]]
+        if t < 0:
+            t = 0
+        elif t > cap:
+            t = cap
+        rem[i] = t
+        n_zero += t == 0
+    return n_zero
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_queue_start(seeds, n_zero, rem, queue):
+    """Queue the seeds (level 0) and the self-activating nodes (level 1) of a filled ``rem``.
+
+    ``rem[i]`` = active in-neighbours still missing: the threshold clipped to
+    [0, cap], where cap = (largest in-degree) + 1, so a clipped value is never
+    reached. Seeds get -1: decrements move them away from 0, so they are never
+    queued again. Every value stays in [-cap, cap], which lets the caller
+    use the narrowest integer dtype for ``rem``. The scan for threshold-0
+    nodes is skipped when ``n_zero`` (their number before seeding) is 0.
+    Returns ``(n_seeds, tail)``.
+    """
     tail = 0
     for k in range(seeds.shape[0]):
         s = seeds[k]
@@ -123,9 +152,10 @@ def _count_init(threshold, seeds, cap, rem, queue):
         tail += rem[s] >= 0  # a repeated seed is queued once
         rem[s] = -1
     n_seeds = tail
-    for i in range(n):
-        queue[tail] = i
-        tail += rem[i] == 0  # threshold 0: active at step 1 by itself
+    if n_zero > 0:
+        for i in range(rem.shape[0]):
+            queue[tail] = i
+            tail += rem[i] == 0  # threshold 0: active at step 1 by itself
     return n_seeds, tail
 
 
@@ -147,21 +177,8 @@ def _queue_seeds(seeds, mark, queue):
 
 
 @numba.njit(cache=True, nogil=True)
-def count_async(
-    indptr, indices, threshold, seeds, cap, rem, queue, omark, active, activation_step, level_end
-):
-    """Threshold cascade by a FIFO queue with a branch-free inner loop.
-
-    Node i activates once ``threshold[i]`` of its in-neighbours are active.
-    Inner loop per edge j -> i: ``rem[i] -= 1; queue[tail] = i; tail +=
-    (rem[i] == 0)``, one read-modify-write of a single int array and no
-    branch; ``rem[i]`` passes through 0 exactly once, so i is queued at most
-    once. The queue is consumed level by level (level t + 1 = the nodes
-    appended while level t is processed), and the level of a node is its
-    synchronous activation step. Cost O(n + out-degrees of the active nodes).
-    """
-    _reset(active, activation_step)
-    n_seeds, tail = _count_init(threshold, seeds, cap, rem, queue)
+def _count_async_run(indptr, indices, n_seeds, tail, rem, queue, omark, active, activation_step, level_end):
+    """The queue loop of :func:`count_async` on a filled ``rem`` and a started queue."""
     start = 0
     end = n_seeds
     t = 0
@@ -186,29 +203,50 @@ def count_async(
 
 
 @numba.njit(cache=True, nogil=True)
-def count_sync(indptr, indices, threshold, seeds, cap, rem, queue, omark, active, activation_step, level_end):
-    """Threshold cascade by synchronous rounds.
+def count_async(
+    indptr, indices, threshold, seeds, cap, rem, queue, omark, active, activation_step, level_end
+):
+    """Threshold cascade by a FIFO queue with a branch-free inner loop.
 
-    Round 0: the seeds decrement ``rem`` of their out-neighbours, then every
-    node is tested against the state after step 0 (``rem <= 0``: threshold
-    reached, which includes threshold 0), and the inactive ones that pass form
-    F_1. Round t >= 1: the frontier F_t decrements ``rem`` of its
-    out-neighbours, and a node joins F_{t+1} when its ``rem`` reaches 0.
-    Because the number of active in-neighbours only grows, reaching the
-    threshold during the round is the same as meeting it after the round, and
-    a node still inactive after round 0 has ``rem >= 1``, so it reaches 0
-    exactly once. Same output as :func:`count_async`, by a different round
-    structure (an explicit test of all nodes after round 0).
+    Node i activates once ``threshold[i]`` of its in-neighbours are active.
+    Inner loop per edge j -> i: ``rem[i] -= 1; queue[tail] = i; tail +=
+    (rem[i] == 0)``, one read-modify-write of a single int array and no
+    branch; ``rem[i]`` passes through 0 exactly once, so i is queued at most
+    once. The queue is consumed level by level (level t + 1 = the nodes
+    appended while level t is processed), and the level of a node is its
+    synchronous activation step. Cost O(n + out-degrees of the active nodes).
     """
     _reset(active, activation_step)
+    n_zero = _fill_rem(threshold, cap, rem)
+    n_seeds, tail = _count_queue_start(seeds, n_zero, rem, queue)
+    return _count_async_run(
+        indptr, indices, n_seeds, tail, rem, queue, omark, active, activation_step, level_end
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def count_async_by_degree(
+    indptr, indices, in_degrees, table, seeds, cap, rem, queue, omark, active, activation_step, level_end
+):
+    """:func:`count_async` for thresholds that depend on the in-degree only: ``table[k]``.
+
+    ``table`` (length k_max + 1, clipped to [0, cap] like ``threshold``)
+    replaces the per-node ``threshold`` array, so the thresholds are read
+    straight into ``rem`` and no O(n) threshold array is built; same outputs
+    as :func:`count_async` with ``threshold = table[in_degrees]``.
+    """
+    _reset(active, activation_step)
+    n_zero = _fill_rem_by_degree(in_degrees, table, cap, rem)
+    n_seeds, tail = _count_queue_start(seeds, n_zero, rem, queue)
+    return _count_async_run(
+        indptr, indices, n_seeds, tail, rem, queue, omark, active, activation_step, level_end
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_sync_run(indptr, indices, seeds, rem, queue, omark, active, activation_step, level_end):
+    """The rounds of :func:`count_sync` on a filled ``rem`` (thresholds clipped to [0, cap])."""
     n = rem.shape[0]
-    for i in range(n):
-        t = threshold[i]
-        if t < 0:
-            t = 0
-        elif t > cap:
-            t = cap
-        rem[i] = t
     tail = 0
     for k in range(seeds.shape[0]):
         s = seeds[k]
@@ -248,6 +286,36 @@ def count_sync(indptr, indices, threshold, seeds, cap, rem, queue, omark, active
         end = tail
         t += 1
     return n_seeds, t - 1
+
+
+@numba.njit(cache=True, nogil=True)
+def count_sync(indptr, indices, threshold, seeds, cap, rem, queue, omark, active, activation_step, level_end):
+    """Threshold cascade by synchronous rounds.
+
+    Round 0: the seeds decrement ``rem`` of their out-neighbours, then every
+    node is tested against the state after step 0 (``rem <= 0``: threshold
+    reached, which includes threshold 0), and the inactive ones that pass form
+    F_1. Round t >= 1: the frontier F_t decrements ``rem`` of its
+    out-neighbours, and a node joins F_{t+1} when its ``rem`` reaches 0.
+    Because the number of active in-neighbours only grows, reaching the
+    threshold during the round is the same as meeting it after the round, and
+    a node still inactive after round 0 has ``rem >= 1``, so it reaches 0
+    exactly once. Same output as :func:`count_async`, by a different round
+    structure (an explicit test of all nodes after round 0).
+    """
+    _reset(active, activation_step)
+    _fill_rem(threshold, cap, rem)
+    return _count_sync_run(indptr, indices, seeds, rem, queue, omark, active, activation_step, level_end)
+
+
+@numba.njit(cache=True, nogil=True)
+def count_sync_by_degree(
+    indptr, indices, in_degrees, table, seeds, cap, rem, queue, omark, active, activation_step, level_end
+):
+    """:func:`count_sync` with the thresholds ``table[in_degrees]`` (see :func:`count_async_by_degree`)."""
+    _reset(active, activation_step)
+    _fill_rem_by_degree(in_degrees, table, cap, rem)
+    return _count_sync_run(indptr, indices, seeds, rem, queue, omark, active, activation_step, level_end)
 
 
 # ---------------------------------------------------------------------------

@@ -12,7 +12,11 @@ here gives
 * ``rule(graph, rng=...)``: a :class:`SimulationRule` holding the per-node and
   per-edge arrays the simulators need on that graph (random thresholds and iid
   edge weights are drawn here, with the explicit ``rng``), in O(n + nnz)
-  vectorised numpy.
+  vectorised numpy;
+* ``degree_thresholds(k_max)``: for the threshold models with one number as
+  threshold, the integer threshold of every in-degree 0..k_max (the same
+  values ``rule`` gives node by node; None for other models). The simulator
+  reads it straight into its kernel instead of building a per-node rule.
 
 Models
 ------
@@ -71,6 +75,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -211,6 +216,46 @@ class CascadeModel(abc.ABC):
     @abc.abstractmethod
     def rule(self, graph, *, rng=None) -> SimulationRule:
         """The :class:`SimulationRule` of this model on ``graph`` (random parts drawn with ``rng``)."""
+
+    def degree_thresholds(self, k_max) -> np.ndarray | None:
+        """Integer thresholds by in-degree, when they depend on the in-degree alone; else None.
+
+        For a ``"count"`` model whose threshold is one number for all nodes
+        (not a per-node array or a distribution), the threshold of a node is
+        a function of its in-degree k only. This returns that function as a
+        read-only int64 table ``t`` of length ``k_max + 1`` with
+        ``t[k]`` in [0, k + 1], so that ``rule(graph).threshold`` equals
+        ``t[graph.in_degrees]`` whenever ``k_max`` >= the largest in-degree.
+        The simulator uses it to skip building the per-node array. Models
+        without such a table (the default) return None; so do per-node or
+        random parameters, whose :meth:`rule` must run. A subclass that
+        overrides :meth:`rule` should override this method too: the
+        simulator ignores a table inherited from above the class that
+        defines :meth:`rule`.
+
+        Parameters
+        ----------
+        k_max : int
+            Largest in-degree to cover, >= 0.
+
+        Returns
+        -------
+        numpy.ndarray or None
+
+        Raises
+        ------
+        ValueError
+            If ``k_max`` is not an integer >= 0.
+
+        Examples
+        --------
+        >>> FractionalThreshold(0.5).degree_thresholds(4)  # ceil(k / 2); k = 0 never
+        array([1, 1, 1, 2, 2])
+        >>> FractionalThreshold([0.5, 0.5]).degree_thresholds(4) is None  # per-node array
+        True
+        """
+        check_int("k_max", k_max, low=0)
+        return None
 
     # -- value semantics ----------------------------------------------------
 
@@ -500,6 +545,18 @@ def _fractional_thresholds(phi, k, strict: bool) -> np.ndarray:
     return t
 
 
+@functools.lru_cache(maxsize=1024)
+def _fractional_table_cached(phi_hex: str, strict: bool, k_max: int) -> np.ndarray:
+    table = _fractional_thresholds(float.fromhex(phi_hex), np.arange(k_max + 1), strict)
+    table.setflags(write=False)
+    return table
+
+
+def _fractional_table(phi: float, strict: bool, k_max: int) -> np.ndarray:
+    """Read-only thresholds of in-degrees 0..k_max for one number phi (cached; keyed by the exact float)."""
+    return _fractional_table_cached(float(phi).hex(), bool(strict), int(k_max))
+
+
 def _fractional_rule(name: str, phi, strict: bool, graph: Graph, gen) -> SimulationRule:
     """The "count" rule of m/k >= phi (or > phi) on ``graph``; ``phi`` as stored in a model."""
     k = graph.in_degrees
@@ -508,7 +565,7 @@ def _fractional_rule(name: str, phi, strict: bool, graph: Graph, gen) -> Simulat
         _check_reals(name, phi)  # drawn values must be finite
         threshold = _fractional_thresholds(phi, k, strict)
     elif k.size:  # one threshold per degree, then a gather: O(n + kmax)
-        threshold = _fractional_thresholds(phi, np.arange(int(k.max()) + 1), strict)[k]
+        threshold = _fractional_table(phi, strict, int(k.max()))[k]
     else:
         threshold = np.zeros(0, dtype=np.int64)
     rule = SimulationRule("count", threshold=threshold)
@@ -662,6 +719,17 @@ class FractionalThreshold(CascadeModel):
         gen = as_generator(rng)
         return _fractional_rule("phi", self.phi, self.strict, _check_graph(graph), gen)
 
+    def degree_thresholds(self, k_max) -> np.ndarray | None:
+        """The thresholds ``ceil(phi k - tol)`` (or ``floor(phi k + tol) + 1``) of k = 0..k_max.
+
+        None for a per-node array or random phi. See
+        :meth:`CascadeModel.degree_thresholds`.
+        """
+        k_max = check_int("k_max", k_max, low=0)
+        if isinstance(self.phi, float):
+            return _fractional_table(self.phi, self.strict, k_max)
+        return None
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class AbsoluteThreshold(CascadeModel):
@@ -739,11 +807,26 @@ class AbsoluteThreshold(CascadeModel):
         as_generator(rng)  # validates rng, draws nothing
         graph = _check_graph(graph)
         m = _per_node("m", self.m, graph.n, None)
+        k = graph.in_degrees
         if not isinstance(m, np.ndarray):
-            m = min(m, graph.n + 1)  # any m above every in-degree acts alike; keeps int64 safe
-        rule = SimulationRule("count", threshold=np.minimum(m, graph.in_degrees + 1))
+            # any m above every in-degree acts alike (never); keeps int64 safe. The cap is the
+            # largest in-degree + 1, not n + 1: with multi-edges an in-degree can exceed n.
+            m = min(m, (int(k.max()) if k.size else 0) + 1)
+        rule = SimulationRule("count", threshold=np.minimum(m, k + 1))
         rule.check_graph(graph)
         return rule
+
+    def degree_thresholds(self, k_max) -> np.ndarray | None:
+        """The thresholds ``min(m, k + 1)`` of k = 0..k_max; None for a per-node array m.
+
+        See :meth:`CascadeModel.degree_thresholds`.
+        """
+        k_max = check_int("k_max", k_max, low=0)
+        if isinstance(self.m, np.ndarray):
+            return None
+        table = np.minimum(min(self.m, k_max + 1), np.arange(1, k_max + 2, dtype=np.int64))
+        table.setflags(write=False)
+        return table
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -894,6 +977,16 @@ class WeightedThreshold(CascadeModel):
         rule = SimulationRule("load", theta=theta, weight=weight)
         rule.check_graph(graph)
         return rule
+
+    def degree_thresholds(self, k_max) -> np.ndarray | None:
+        """For exposure weights and one number theta: Watts' thresholds with phi = theta; else None.
+
+        See :meth:`CascadeModel.degree_thresholds`.
+        """
+        k_max = check_int("k_max", k_max, low=0)
+        if isinstance(self.weights, str) and self.weights == "exposure" and isinstance(self.theta, float):
+            return _fractional_table(self.theta, False, k_max)
+        return None
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -18,7 +18,10 @@ Conventions
 * Randomness enters through the keyword-only ``rng`` (see :mod:`cascades._rng`)
   and is consumed in a fixed order: first ``model.rule(graph, rng=...)``
   (random thresholds, edge weights), then the random seed set, then, for the
-  independent cascade, one uniform per CSR entry.
+  independent cascade, one uniform per CSR entry. A model whose thresholds
+  depend on the in-degree only (``model.degree_thresholds`` is not None: one
+  number phi, m or exposure theta) skips ``rule``, which would draw nothing;
+  no generator is built at all when nothing is random.
 * The kernels live in :mod:`cascades._sim_kernels`; this module validates,
   allocates and draws, so no bad input ever reaches numba.
 """
@@ -29,6 +32,7 @@ import math
 import numbers
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -220,6 +224,83 @@ def _explicit_seeds(seeds, n: int, index_dtype) -> np.ndarray:
     return arr.astype(index_dtype, copy=False)
 
 
+# id(graph) -> (weak reference to the graph, its largest in-degree). Graphs are immutable but
+# unhashable (array-valued ==), so the key is the object id, checked against the weak reference and
+# dropped by its callback when the graph is collected. No lock: single dict operations are atomic
+# under the GIL, two threads that miss at once store the same value, and a callback runs while its
+# graph is being freed, before any new object can take over its id (a lock here could deadlock when
+# the garbage collector runs a callback inside the locked section).
+_MAX_IN_DEGREE: dict = {}
+
+
+def _forget_graph(key: int):
+    def callback(ref):
+        entry = _MAX_IN_DEGREE.get(key)
+        if entry is not None and entry[0] is ref:
+            _MAX_IN_DEGREE.pop(key, None)
+
+    return callback
+
+
+def _max_in_degree(graph: Graph) -> int:
+    """Largest in-degree (0 for n = 0), computed once per graph object (a Graph is immutable)."""
+    key = id(graph)
+    entry = _MAX_IN_DEGREE.get(key)
+    if entry is not None and entry[0]() is graph:
+        return entry[1]
+    k_max = int(graph.in_degrees.max()) if graph.n else 0
+    _MAX_IN_DEGREE[key] = (weakref.ref(graph, _forget_graph(key)), k_max)
+    return k_max
+
+
+def _check_rng(rng) -> None:
+    """Check ``rng`` like :func:`~cascades._rng.as_generator` without building a generator."""
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence)):
+        return
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+        return
+    as_generator(rng)  # raises with the package's message
+
+
+_TABLE_TRUSTED = weakref.WeakKeyDictionary()  # model class -> does its degree_thresholds go with its rule
+
+
+def _table_trusted(cls) -> bool:
+    """True unless ``cls`` inherits ``degree_thresholds`` from above the class that defines its ``rule``.
+
+    A subclass that overrides ``rule`` but not ``degree_thresholds`` would
+    otherwise be simulated with its parent's thresholds; then the rule runs.
+    """
+    trusted = _TABLE_TRUSTED.get(cls)
+    if trusted is None:
+        owner = {
+            name: next(c for c in cls.__mro__ if name in vars(c)) for name in ("rule", "degree_thresholds")
+        }
+        trusted = issubclass(owner["degree_thresholds"], owner["rule"])
+        _TABLE_TRUSTED[cls] = trusted
+    return trusted
+
+
+def _degree_table(model, k_max: int):
+    """The model's thresholds by in-degree (int64, length k_max + 1), or None (see ``degree_thresholds``)."""
+    if not isinstance(model, CascadeModel) or not _table_trusted(type(model)):
+        return None
+    table = model.degree_thresholds(k_max)
+    if table is None:
+        return None
+    if not (
+        isinstance(table, np.ndarray)
+        and table.shape == (k_max + 1,)
+        and table.dtype.kind in "iu"
+        and table.dtype.itemsize <= 8
+    ):
+        raise TypeError(
+            f"{type(model).__name__}.degree_thresholds({k_max}) must return None or an integer array "
+            f"of shape ({k_max + 1},), got {table!r}"
+        )
+    return table
+
+
 def _check_model(model, dynamics: str) -> None:
     """Type of ``model``, and async dynamics only for monotone models (before any rule is built)."""
     if isinstance(model, SimulationRule):
@@ -330,14 +411,17 @@ def simulate(
         any kernel.
     TypeError
         If ``graph`` is not a :class:`~cascades.graphs.Graph` or ``model`` is
-        neither a model nor a rule.
+        neither a model nor a rule, or the model's ``degree_thresholds``
+        returns neither None nor an integer array of length k_max + 1.
 
     Notes
     -----
     Algorithms (kernels in :mod:`cascades._sim_kernels`), by rule kind:
 
     * ``"count"`` (integer thresholds: fractional and absolute thresholds,
-      exposure weights). Async: FIFO queue with a branch-free inner loop.
+      exposure weights). With one number as threshold the kernel reads the
+      model's per-degree table (``degree_thresholds``) and no per-node
+      threshold array is built. Async: FIFO queue with a branch-free inner loop.
       Each node holds the number of active in-neighbours it still misses (in
       the narrowest integer type that fits the largest in-degree); an edge
       decrements it and appends the target to the queue, advancing the tail
@@ -426,24 +510,30 @@ def simulate(
     explicit = None if seeds is None else _explicit_seeds(seeds, n, index_dtype)
     k = _seed_count(n, seed_fraction, n_seeds)
     _check_model(model, dynamics)
-    if isinstance(model, CascadeModel) or k is not None or model.kind == "independent":
+    k_max = _max_in_degree(graph)
+    # thresholds that depend on the in-degree only (one number phi, theta or m) go straight
+    # into the kernel as a table: no per-node rule is built, and nothing random is drawn for it
+    table = _degree_table(model, k_max)
+    needs_gen = k is not None or (
+        table is None and (isinstance(model, CascadeModel) or model.kind == "independent")
+    )
+    if needs_gen:
         gen = as_generator(rng)
     else:  # nothing random: only check rng (skipping the cost of a fresh generator)
         gen = None
-        if not isinstance(rng, (np.random.Generator, np.random.SeedSequence)) and rng is not None:
-            as_generator(rng)
-    rule = _resolve_rule(graph, model, gen, dynamics)
+        _check_rng(rng)
+    rule = None if table is not None else _resolve_rule(graph, model, gen, dynamics)
     if explicit is not None:
         seed_ids = explicit
     elif k is not None:
         seed_ids = gen.choice(n, size=k, replace=False, shuffle=False).astype(index_dtype, copy=False)
     else:
         seed_ids = np.empty(0, dtype=index_dtype)
-    return _run(graph, rule, seed_ids, gen, record_steps, dynamics)
+    return _run(graph, rule, table, k_max, seed_ids, gen, record_steps, dynamics)
 
 
-def _run(graph: Graph, rule: SimulationRule, seed_ids, gen, record_steps: bool, dynamics: str):
-    """Allocate, call the kernel for ``rule.kind`` and ``dynamics``, package the result."""
+def _run(graph: Graph, rule, table, k_max: int, seed_ids, gen, record_steps: bool, dynamics: str):
+    """Allocate, call the kernel for ``rule.kind`` (or the degree ``table``) and ``dynamics``, package."""
     n = graph.n
     indptr, indices = graph.indptr, graph.indices
     ids = indices.dtype
@@ -452,13 +542,16 @@ def _run(graph: Graph, rule: SimulationRule, seed_ids, gen, record_steps: bool, 
     level_end = np.empty(n + 2, dtype=np.int64)
     out = (np.empty(n + 1, dtype=ids), np.zeros(n, dtype=np.uint8), active, step, level_end)
     sync = dynamics == "sync"
-    kind = rule.kind
+    kind = "count" if table is not None else rule.kind
     if kind == "count":
         # rem stays in [-cap, cap], cap = k_max + 1: the narrowest such dtype keeps the
         # randomly accessed counter array small (1 byte per node for k_max <= 126)
-        cap = (int(graph.in_degrees.max()) if n else 0) + 1
+        cap = k_max + 1
         rem = np.empty(n, dtype=next(d for top, d in _REM_DTYPES if cap <= top))
-        if sync:
+        if table is not None:
+            kernel = _k.count_sync_by_degree if sync else _k.count_async_by_degree
+            n_seeds, t = kernel(indptr, indices, graph.in_degrees, table, seed_ids, cap, rem, *out)
+        elif sync:
             n_seeds, t = _k.count_sync(indptr, indices, rule.threshold, seed_ids, cap, rem, *out)
         else:
             n_seeds, t = _k.count_async(indptr, indices, rule.threshold, seed_ids, cap, rem, *out)

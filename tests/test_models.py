@@ -556,6 +556,96 @@ def test_scalar_and_array_parameters_give_the_same_rule():
     )
 
 
+# ---------------------------------------------------------------------------
+# degree_thresholds: the per-degree table the simulator uses instead of rule()
+# ---------------------------------------------------------------------------
+
+
+def test_degree_thresholds_by_hand():
+    # (a) exact: ceil(phi k) with k = 0 never (phi > 0); strict: floor(phi k) + 1; capped at k + 1
+    assert FractionalThreshold(0.5).degree_thresholds(5).tolist() == [1, 1, 1, 2, 2, 3]
+    assert FractionalThreshold(0.5, strict=True).degree_thresholds(5).tolist() == [1, 1, 2, 2, 3, 3]
+    assert FractionalThreshold(0.0).degree_thresholds(3).tolist() == [0, 0, 0, 0]
+    assert FractionalThreshold(0.0, strict=True).degree_thresholds(3).tolist() == [1, 1, 1, 1]
+    assert FractionalThreshold(1.0).degree_thresholds(3).tolist() == [1, 1, 2, 3]
+    assert FractionalThreshold(0.7).degree_thresholds(10)[10] == 7  # 0.7 * 10 = 7.000000000000001
+    assert AbsoluteThreshold(2).degree_thresholds(4).tolist() == [1, 2, 2, 2, 2]
+    assert AbsoluteThreshold(0).degree_thresholds(2).tolist() == [0, 0, 0]
+    assert AbsoluteThreshold(10**30).degree_thresholds(3).tolist() == [1, 2, 3, 4]  # never, no overflow
+    assert WeightedThreshold(1.5, "exposure").degree_thresholds(3).tolist() == [1, 2, 3, 4]
+    assert WeightedThreshold(0.5, "exposure").degree_thresholds(4).tolist() == [1, 1, 1, 2, 2]
+    assert FractionalThreshold(0.3).degree_thresholds(0).tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        FractionalThreshold(np.array([0.5, 0.5])),
+        FractionalThreshold(stats.norm(0.2, 0.1)),
+        AbsoluteThreshold([1, 2]),
+        WeightedThreshold(0.4, "damage"),
+        WeightedThreshold(np.array([0.3, 0.3]), "exposure"),
+        WeightedThreshold(0.4, stats.expon()),
+        IndependentCascade(0.3),
+        FiberBundle(1.5),
+    ],
+    ids=repr,
+)
+def test_degree_thresholds_none_without_a_degree_rule(model):
+    assert model.degree_thresholds(5) is None
+
+
+@pytest.mark.parametrize("k_max", [-1, 2.5, "3", None, True])
+def test_degree_thresholds_bad_k_max(k_max):
+    for model in (FractionalThreshold(0.2), AbsoluteThreshold(1), IndependentCascade(0.2)):
+        with pytest.raises(ValueError, match="k_max must be an integer >= 0"):
+            model.degree_thresholds(k_max)
+
+
+_DEGREE_GRAPHS = [
+    STAR,
+    PATH,
+    K5,
+    ISOLATED,
+    DIRECTED,
+    erdos_renyi(300, 6.0, rng=11),
+    # a random directed multigraph with self-loops
+    from_edges(np.random.default_rng(12).integers(0, 200, size=(900, 2)), n=200, directed=True),
+    # a directed multigraph: node 1 has in-degree 3 > n = 2
+    Graph.from_csr([0, 3, 3], [1, 1, 1], directed=True),
+]
+
+
+@pytest.mark.parametrize("graph", _DEGREE_GRAPHS, ids=repr)
+def test_degree_thresholds_are_the_rule(graph):
+    # (b) invariant: table[in_degree] is exactly rule().threshold, for every degree-only model
+    k = graph.in_degrees
+    k_max = int(k.max()) if k.size else 0
+    models = [
+        FractionalThreshold(p, strict=s)
+        for p in (0.0, 0.1, 0.18, 0.2, 1 / 3, 0.5, 0.7, 1.0)
+        for s in (False, True)
+    ]
+    models += [AbsoluteThreshold(a) for a in (0, 1, 2, 3, 7, 10**30)]
+    models += [WeightedThreshold(t, "exposure") for t in (0.0, 0.25, 0.9, 1.5, 40.0)]
+    for model in models:
+        for extra in (0, 3):  # a table longer than needed gives the same thresholds
+            table = model.degree_thresholds(k_max + extra)
+            assert table.dtype == np.int64 and table.shape == (k_max + extra + 1,)
+            assert not table.flags.writeable
+            assert np.array_equal(table[k], model.rule(graph).threshold), (model, extra)
+            ks = np.arange(k_max + extra + 1)
+            assert np.all((table >= 0) & (table <= ks + 1))
+
+
+def test_absolute_threshold_above_every_in_degree_on_a_multigraph():
+    # Node 1 has in-degree 3 > n = 2 through three parallel edges 0 -> 1. m = 10**30 can never be
+    # reached, so the threshold must stay above the in-degree (3 + 1), not be capped at n + 1 = 3.
+    multi = Graph.from_csr([0, 3, 3], [1, 1, 1], directed=True)
+    assert AbsoluteThreshold(10**30).rule(multi).threshold.tolist() == [1, 4]
+    assert AbsoluteThreshold(3).rule(multi).threshold.tolist() == [1, 3]
+
+
 def test_empty_graph():
     empty = Graph.from_csr([0], [])
     for model in _ALL_MODELS:

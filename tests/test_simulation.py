@@ -16,8 +16,10 @@ Tiers (STYLE.md, rule 10):
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import deque
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -26,6 +28,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from cascades import _sim_kernels as sk
+from cascades import simulation as sim_module
 from cascades._rng import spawn
 from cascades.graphs import Graph, configuration_model, erdos_renyi, from_edges, layered, random_regular
 from cascades.models import (
@@ -763,6 +766,201 @@ def test_validation_precedes_random_draws():
     with pytest.raises(ValueError):
         simulate(g, count_rule(np.ones(20)), n_seeds=50, rng=gen)
     assert gen.bit_generator.state == state
+
+
+# ---------------------------------------------------------------------------
+# the per-degree threshold table (the fast path of one-number thresholds)
+# ---------------------------------------------------------------------------
+
+_DEGREE_MODELS = [
+    FractionalThreshold(0.18),
+    FractionalThreshold(0.2, strict=True),
+    FractionalThreshold(0.0),
+    FractionalThreshold(1 / 3),
+    AbsoluteThreshold(0),
+    AbsoluteThreshold(2),
+    AbsoluteThreshold(10**30),
+    WeightedThreshold(0.25, "exposure"),
+    WeightedThreshold(1.5, "exposure"),
+]
+
+
+def assert_same_result(a, b):
+    np.testing.assert_array_equal(a.active, b.active)
+    np.testing.assert_array_equal(a.activation_step, b.activation_step)
+    assert (a.n_seeds, a.n_steps, a.final_fraction) == (b.n_seeds, b.n_steps, b.final_fraction)
+    assert (a.steps is None) == (b.steps is None)
+    if a.steps is not None:
+        np.testing.assert_array_equal(a.steps, b.steps)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@DYN
+def test_degree_table_path_equals_the_rule_path(seed, dynamics):
+    """A model with one-number thresholds (table path) gives exactly what its rule gives (array path)."""
+    for gi, graph in enumerate(graph_zoo(seed)):
+        gen = np.random.default_rng([seed, gi, 4])
+        seeds = random_seeds(graph, gen)
+        for model in _DEGREE_MODELS:
+            assert model.degree_thresholds(graph.max_degree) is not None  # the table path is taken
+            rule = model.rule(graph)
+            a = simulate(graph, model, seeds=seeds, dynamics=dynamics, record_steps=True)
+            b = simulate(graph, rule, seeds=seeds, dynamics=dynamics, record_steps=True)
+            assert_same_result(a, b)
+            assert_matches(a, *ref_queue_count(graph, rule.threshold, seeds))
+            # random seeds: the same seeds are drawn, and the generator ends in the same state
+            g1, g2 = np.random.default_rng(seed), np.random.default_rng(seed)
+            k = int(gen.integers(0, graph.n + 1))
+            a = simulate(graph, model, n_seeds=k, rng=g1, dynamics=dynamics)
+            b = simulate(graph, rule, n_seeds=k, rng=g2, dynamics=dynamics)
+            assert_same_result(a, b)
+            assert g1.bit_generator.state == g2.bit_generator.state
+
+
+@DYN
+def test_watts_model_against_exact_fractions_and_documented_seed_draw(dynamics):
+    """Thresholds from exact rational arithmetic, seeds from the documented draw, the reference queue."""
+    g = erdos_renyi(3000, 4.0, rng=0)
+    for phi, strict in ((0.18, False), (0.2, False), (0.2, True), (0.25, False)):
+        model = FractionalThreshold(phi, strict=strict)
+        exact = [
+            (math.floor(Fraction(str(phi)) * k) + 1 if strict else max(math.ceil(Fraction(str(phi)) * k), 1))
+            for k in g.in_degrees.tolist()
+        ]
+        seeds = np.random.default_rng(1).choice(g.n, size=30, replace=False, shuffle=False)
+        res = simulate(g, model, seed_fraction=0.01, rng=1, dynamics=dynamics)
+        assert res.n_seeds == 30
+        assert_matches(res, *ref_queue_count(g, exact, seeds))
+    assert res.final_fraction > 0.5  # phi = 0.25 from 1% seeds on z = 4 still spreads: not vacuous
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_by_degree_kernels_equal_the_threshold_kernels(seed):
+    """count_*_by_degree(table) == count_*(table[in_degrees]), also for tables outside [0, k + 1]."""
+    for gi, graph in enumerate(graph_zoo(seed)):
+        gen = np.random.default_rng([seed, gi, 5])
+        n, k = graph.n, graph.in_degrees
+        cap = (int(k.max()) if n else 0) + 1
+        table = gen.integers(-2, cap + 3, size=cap)  # clipped to [0, cap] by both kernels
+        seeds = random_seeds(graph, gen).astype(graph.indices.dtype)
+        for by_degree, plain in (
+            (sk.count_async_by_degree, sk.count_async),
+            (sk.count_sync_by_degree, sk.count_sync),
+        ):
+            outs = []
+            for kernel, thresholds in ((by_degree, (k, table)), (plain, (table[k],))):
+                out = (
+                    np.empty(n, np.int16),
+                    np.empty(n + 1, graph.indices.dtype),
+                    np.zeros(n, np.uint8),
+                    np.empty(n, bool),
+                    np.empty(n, np.int32),
+                    np.empty(n + 2, np.int64),
+                )
+                n_seeds, t = kernel(graph.indptr, graph.indices, *thresholds, seeds, cap, *out)
+                assert not out[2].any()  # omark left clean
+                outs.append((n_seeds, t, out[3], out[4], out[5][: t + 1]))
+            (s1, t1, a1, st1, l1), (s2, t2, a2, st2, l2) = outs
+            assert (s1, t1) == (s2, t2)
+            np.testing.assert_array_equal(a1, a2)
+            np.testing.assert_array_equal(st1, st2)
+            np.testing.assert_array_equal(l1, l2)
+
+
+class _TableModel(FractionalThreshold):
+    """A user model whose degree_thresholds returns a given table (thresholds outside [0, k + 1] too)."""
+
+    def degree_thresholds(self, k_max):
+        return np.array([-1, 1, 9, 2, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1][: k_max + 1])
+
+
+class _BadTableModel(FractionalThreshold):
+    def degree_thresholds(self, k_max):
+        return np.zeros(k_max)  # wrong length and dtype
+
+
+def test_user_degree_tables_are_checked_and_clipped():
+    g = erdos_renyi(200, 4.0, rng=6)
+    assert g.max_degree < 17
+    table = _TableModel(0.2).degree_thresholds(g.max_degree)
+    for dynamics in ("async", "sync"):
+        a = simulate(g, _TableModel(0.2), seeds=[0, 5, 9], dynamics=dynamics)
+        b = simulate(g, count_rule(table[g.in_degrees]), seeds=[0, 5, 9], dynamics=dynamics)
+        assert_same_result(a, b)
+        assert a.n_active > 3  # threshold 0 (clipped -1) and 1 make it spread
+    with pytest.raises(TypeError, match=r"degree_thresholds\(\d+\) must return None or an integer array"):
+        simulate(g, _BadTableModel(0.2), seeds=[0])
+
+
+def test_rng_checked_without_a_generator():
+    # with a one-number threshold and explicit seeds nothing is random, but rng is still checked
+    g = erdos_renyi(30, 3.0, rng=0)
+    model = FractionalThreshold(0.2)
+    with pytest.raises(ValueError, match="rng must be a non-negative integer seed"):
+        simulate(g, model, seeds=[0], rng=-1)
+    with pytest.raises(TypeError, match="rng must be None"):
+        simulate(g, model, seeds=[0], rng="0")
+    with pytest.raises(TypeError, match="rng must be None"):
+        simulate(g, model, seeds=[0], rng=np.random.RandomState(0))
+    gen = np.random.default_rng(3)
+    state = gen.bit_generator.state
+    a = simulate(g, model, seeds=[0], rng=gen)
+    assert gen.bit_generator.state == state  # nothing drawn
+    for rng in (None, 5, np.random.SeedSequence(2)):
+        assert_same_result(simulate(g, model, seeds=[0], rng=rng), a)
+
+
+class _NoRuleModel(FractionalThreshold):
+    """A one-number threshold model whose per-node rule must not be built by simulate."""
+
+    def rule(self, graph, *, rng=None):
+        raise AssertionError("simulate built the per-node rule of a degree-only model")
+
+    def degree_thresholds(self, k_max):
+        return super().degree_thresholds(k_max)
+
+
+class _OwnRuleModel(FractionalThreshold):
+    """Overrides rule only: its inherited degree table must not be used (thresholds all 1 here)."""
+
+    def rule(self, graph, *, rng=None):
+        return SimulationRule("count", threshold=np.ones(graph.n, dtype=np.int64))
+
+
+def test_inherited_table_not_used_when_rule_is_overridden():
+    g = erdos_renyi(300, 4.0, rng=2)
+    r = simulate(g, _OwnRuleModel(0.9), seeds=[0])
+    assert_same_result(r, simulate(g, count_rule(np.ones(g.n)), seeds=[0]))
+    assert r.n_active > simulate(g, FractionalThreshold(0.9), seeds=[0]).n_active
+
+
+def test_degree_model_builds_no_rule_and_no_generator(monkeypatch):
+    # the per-call work the fast path removes stays removed (a guard on the overhead, not on timing)
+    g = erdos_renyi(300, 4.0, rng=2)
+    expected = simulate(g, FractionalThreshold(0.18).rule(g), seeds=[0, 1, 2])
+
+    def no_generator(rng=None):
+        raise AssertionError("simulate built a generator although nothing is random")
+
+    monkeypatch.setattr(sim_module, "as_generator", no_generator)
+    for rng in (None, 3, np.random.default_rng(0)):
+        assert_same_result(simulate(g, _NoRuleModel(0.18), seeds=[0, 1, 2], rng=rng), expected)
+    with pytest.raises(AssertionError, match="built a generator"):
+        simulate(g, _NoRuleModel(0.18), n_seeds=3, rng=0)  # random seeds do need one
+
+
+def test_per_graph_cache_follows_the_graph_objects():
+    # the largest in-degree is cached per graph object; new graphs (possibly at a recycled id) must
+    # not see a stale value, and collected graphs leave the cache
+    model = AbsoluteThreshold(2)
+    for i in range(15):
+        g = erdos_renyi(50 + i, 1.0 + i / 2, rng=i)
+        a = simulate(g, model, seeds=[0, 1, 2, 3])
+        assert_same_result(a, simulate(g, model.rule(g), seeds=[0, 1, 2, 3]))
+        assert sim_module._max_in_degree(g) == g.max_degree
+        del g, a
+    gc.collect()
+    assert len(sim_module._MAX_IN_DEGREE) < 5
 
 
 # ---------------------------------------------------------------------------
