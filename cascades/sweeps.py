@@ -1,0 +1,825 @@
+"""Parameter sweeps: one function over a grid x realizations, from a laptop to a Dask cluster.
+
+:func:`sweep` calls ``function(**point, rng=generator)`` for every point of the
+outer product of a parameter grid and every realization, in chunks, on one of
+three backends (this process, local worker processes, or a ``dask.distributed``
+cluster), and returns a labelled :class:`xarray.Dataset`. With ``out=`` a
+directory, every finished chunk is written to disk at once, atomically and with
+a checksum, so an interrupted sweep (Ctrl-C, a dead worker, a crashed machine)
+resumes where it stopped, and re-running a finished sweep computes nothing.
+
+This module is generic: it knows nothing of cascades. The cascade campaigns
+built on it live in :mod:`cascades.campaigns`.
+
+Reproducibility
+---------------
+Realization ``r`` of grid point ``g`` (the C-order flat index of the point)
+draws all its randomness from ::
+
+    numpy.random.default_rng(SeedSequence(root_seed, spawn_key=(*spawn_key, g, r)))
+
+where ``root_seed`` (and ``spawn_key``, empty unless ``rng`` is a spawned
+SeedSequence) come from ``rng`` (see :func:`sweep`). A result therefore depends
+on the root seed, the grid and the function only: the backend, the chunking and
+the number of workers change nothing, bit for bit.
+
+Files written under ``out``
+---------------------------
+``sweep.json``
+    The manifest: function, grid, number of realizations, chunk size, root
+    seed, package version and creation time, and the sweep's signature (a
+    SHA-256 of the first five). A directory holds one sweep: calling
+    :func:`sweep` with a different signature on it raises ``ValueError``
+    instead of overwriting anything.
+``chunk-NNNNNN.bin``
+    One per finished chunk: a magic line, a JSON header (signature, chunk
+    number, task range, payload length, SHA-256 of the payload) and the
+    payload (an uncompressed ``.npz`` of the chunk's arrays). A file that is
+    truncated, fails its checksum or belongs to another sweep is reported with
+    a :class:`ChunkWarning` and recomputed; it is never read as a result.
+``sweep.nc``
+    The finished dataset as netCDF (``engine="scipy"``, netCDF3, so neither
+    netCDF4 nor zarr is needed; int64 values are stored as int32, which must
+    hold them, and bools as int8 with a flag xarray decodes).
+
+Every file is written to a temporary file in the same directory, flushed and
+fsync'ed, then moved into place with :func:`os.replace`, so a reader sees the
+old file or the new one, never half of one. Only the calling process writes:
+workers send their results back, so ``out`` need not be visible to Dask workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import numbers
+import os
+import pickle
+import signal
+import tempfile
+import uuid
+import warnings
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+
+from ._rng import as_generator
+from ._validation import check_int
+
+__all__ = ["sweep", "SweepInterrupted", "ChunkWarning", "save_netcdf", "START_METHOD"]
+
+#: Start method of the worker processes of ``backend="processes"`` (see :func:`sweep`, Notes):
+#: ``"forkserver"`` where available (POSIX), else ``"spawn"`` (Windows).
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+#: How many times a broken process pool is replaced before :func:`sweep` gives up.
+MAX_POOL_RESTARTS = 3
+
+_FORMAT = 1
+_MAGIC = b"CASCADES-SWEEP-CHUNK 1\n"
+_MANIFEST = "sweep.json"
+_RESULT = "sweep.nc"
+_TMP_PREFIX = ".tmp-"
+_MAX_CHUNKS = 500  # the default chunk size aims at this many chunks
+_RESERVED = ("realization", "rng")
+
+
+class ChunkWarning(RuntimeWarning):
+    """A chunk file (or the manifest) under ``out`` was unreadable, corrupted or foreign; it is recomputed."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Raised by :func:`sweep` on Ctrl-C; carries what had finished.
+
+    Every finished chunk is already on disk when ``out`` was given, so calling
+    :func:`sweep` again with the same arguments continues from there.
+
+    Attributes
+    ----------
+    dataset : xarray.Dataset or None
+        The finished realizations (variables as float64, NaN where not yet
+        computed, plus a bool variable ``completed``); None if no chunk had
+        finished.
+    n_completed : int
+        Number of finished realizations (grid points x realizations).
+    n_total : int
+        Number of realizations in the sweep.
+    out : str or None
+        The results directory.
+    """
+
+    def __init__(self, dataset, n_completed, n_total, out):
+        where = f"; finished chunks are kept in {out}" if out else ""
+        super().__init__(f"sweep interrupted after {n_completed} of {n_total} realizations{where}")
+        self.dataset = dataset
+        self.n_completed = n_completed
+        self.n_total = n_total
+        self.out = out
+
+
+# ---------------------------------------------------------------------------
+# the public function
+# ---------------------------------------------------------------------------
+
+
+def sweep(
+    function,
+    grid,
+    n_realizations,
+    *,
+    rng=None,
+    backend="processes",
+    out=None,
+    chunk_size=None,
+    workers=None,
+    progress=True,
+    attrs=None,
+):
+    """Run ``function`` over the outer product of ``grid`` and ``n_realizations`` realizations.
+
+    Parameters
+    ----------
+    function : callable
+        Called as ``function(**point, rng=generator)`` once per grid point and
+        realization, where ``point`` maps each grid name to a Python scalar and
+        ``generator`` is a :class:`numpy.random.Generator` (module docstring).
+        It returns a number, or a mapping from variable names to numbers or
+        arrays of a fixed shape (bool, integer or float). With
+        ``backend="processes"`` it must be picklable: a module-level function,
+        or a :func:`functools.partial` of one.
+    grid : mapping
+        Parameter name -> 1-d sequence of values (numbers or strings). The
+        sweep covers their outer product, in the mapping's order. May be empty
+        (realizations only). The names ``realization`` and ``rng`` are reserved.
+    n_realizations : int
+        Realizations per grid point, >= 1.
+    rng : None, int, numpy.random.Generator or numpy.random.SeedSequence
+        The root seed. An int is used as is; a Generator gives one draw
+        ``rng.integers(2**63)`` (and advances); a SeedSequence gives its
+        entropy and spawn key; None draws fresh entropy, except that with an
+        ``out`` directory holding a manifest the recorded root seed is reused,
+        so that the sweep resumes. The root seed is stored in the result.
+    backend : {"processes", "serial"}, dask.distributed.Client, cluster or str
+        ``"processes"`` (default): a pool of ``workers`` local processes.
+        ``"serial"``: this process. A ``distributed.Client``, a cluster object
+        (e.g. ``distributed.LocalCluster``) or a scheduler address such as
+        ``"tcp://10.0.0.1:8786"``: that Dask cluster (a client opened here is
+        closed at the end).
+    out : str or path-like, optional
+        Directory for resumable results (created if missing). Without it,
+        nothing is written and an interruption keeps only what
+        :class:`SweepInterrupted` carries.
+    chunk_size : int, optional
+        Realizations per task (consecutive in grid-point-major order).
+        Default: ceil(total / 500), which depends on the sweep's size only, so
+        a sweep can resume with another number of workers. Part of the sweep's
+        signature.
+    workers : int, optional
+        Number of processes of ``backend="processes"`` (default:
+        ``os.cpu_count()``); ignored by the other backends.
+    progress : bool
+        Show a tqdm progress bar (in realizations).
+    attrs : mapping, optional
+        Extra attributes for the dataset (str, numbers); not part of the
+        signature.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per output name, with dimensions (grid names...,
+        ``realization``, then ``<name>_dim0``, ... for array outputs; a plain
+        number is called ``value``), the grid as coordinates, and the
+        attributes ``function``, ``grid`` (JSON), ``n_realizations``,
+        ``chunk_size``, ``root_seed`` (a decimal string), ``spawn_key``,
+        ``seed_scheme``, ``signature``, ``cascades_version`` and ``created``
+        (UTC, the first start of the sweep). With ``out``, also saved as
+        ``out/sweep.nc``.
+
+    Raises
+    ------
+    SweepInterrupted
+        On Ctrl-C (a subclass of KeyboardInterrupt); finished chunks are kept.
+    ValueError
+        For an empty or non-1-d grid axis, a reserved or duplicated name,
+        ``n_realizations``, ``chunk_size`` or ``workers`` < 1, an unknown
+        backend, an unpicklable function with ``backend="processes"``,
+        outputs whose names or shapes differ between calls, or an ``out``
+        directory that holds a different sweep.
+    RuntimeError
+        When worker processes die more than :data:`MAX_POOL_RESTARTS` times
+        (finished chunks are kept).
+
+    Notes
+    -----
+    *Failures.* An exception raised by ``function`` stops the sweep and is
+    re-raised here; finished chunks are kept. A worker process that dies
+    (``os._exit``, a segfault, the OOM killer) breaks the process pool: the
+    chunks that were finished are kept, a new pool is started and only the
+    lost chunks are submitted again (up to :data:`MAX_POOL_RESTARTS` times).
+    On Dask, the scheduler itself reschedules the tasks of a lost worker (up
+    to its ``distributed.scheduler.allowed-failures`` setting, after which
+    ``KilledWorker`` is raised here, finished chunks kept).
+
+    *Start method.* Worker processes are never a ``fork`` of this process,
+    which may hold threads (numba's, tqdm's monitor, a Dask client's event
+    loop) whose locks a forked child inherits in an undefined state. They are
+    started with ``"forkserver"`` (:data:`START_METHOD`; Python's default
+    from 3.14 on Linux): a single-threaded server process, started once,
+    which has imported :mod:`cascades` and forks each worker, so a new pool
+    costs milliseconds instead of one package import per worker. Where
+    ``forkserver`` does not exist (Windows) ``"spawn"`` is used. With both,
+    the worker imports the module of ``function`` (``__main__`` included), so
+    a script that calls :func:`sweep` must guard it with
+    ``if __name__ == "__main__":``. Workers ignore SIGINT; on Ctrl-C this
+    process cancels the pending chunks and terminates the workers.
+
+    *Identity of a sweep.* The signature hashes the function's qualified name
+    (with the arguments of a ``functools.partial``), not its code: after
+    changing what the function computes, use a new ``out`` directory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def coin(p, *, rng):
+    ...     return {"heads": bool(rng.random() < p), "u": rng.random()}
+    >>> ds = sweep(coin, {"p": [0.0, 1.0]}, 3, rng=0, backend="serial", progress=False)
+    >>> ds["heads"].dims, ds["heads"].values.tolist()
+    (('p', 'realization'), [[False, False, False], [True, True, True]])
+    >>> again = sweep(coin, {"p": [0.0, 1.0]}, 3, rng=0, backend="serial", progress=False, chunk_size=2)
+    >>> bool(np.array_equal(ds["u"], again["u"]))  # chunking changes nothing
+    True
+    """
+    if not callable(function):
+        raise TypeError(f"function must be callable, got {type(function).__name__}")
+    names, axes = _check_grid(grid)
+    n_realizations = check_int("n_realizations", n_realizations, low=1)
+    grid_shape = tuple(len(a) for a in axes)
+    total = math.prod(grid_shape) * n_realizations
+    if chunk_size is None:
+        chunk_size = max(1, -(-total // _MAX_CHUNKS))
+    chunk_size = check_int("chunk_size", chunk_size, low=1)
+    n_chunks = -(-total // chunk_size)
+    kind = _backend_kind(backend)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = check_int("workers", workers, low=1)
+    if kind == "processes":
+        _check_picklable(function)
+    fname = _function_name(function)
+    if out is not None:
+        out = os.fspath(out)
+        os.makedirs(out, exist_ok=True)
+        _remove_temporaries(out)
+    entropy, key = _root_seed(rng, out)
+    spec = {
+        "format": _FORMAT,
+        "function": fname,
+        "grid": [[name, list(axis)] for name, axis in zip(names, axes, strict=True)],
+        "n_realizations": n_realizations,
+        "chunk_size": chunk_size,
+        "root_seed": str(entropy),
+        "spawn_key": list(key),
+    }
+    signature = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    manifest = _open_manifest(out, spec, signature, n_chunks) if out is not None else None
+    created = manifest["created"] if manifest else _now()
+
+    collector = _Collector(total, chunk_size)
+    if out is not None:
+        for c in range(n_chunks):
+            rec = _read_chunk(out, c, signature, *collector.bounds(c))
+            if rec is not None:
+                collector.add(c, rec)
+    todo = [c for c in range(n_chunks) if not collector.done[c]]
+
+    bar = None
+    if progress and todo:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=collector.n_completed, unit="run", desc="sweep")
+
+    def finished(c, rec):
+        if collector.done[c]:  # a duplicate (a rescheduled Dask task): keep the first
+            return
+        collector.add(c, rec)
+        if out is not None:
+            _write_chunk(out, c, signature, *collector.bounds(c), rec)
+        if bar is not None:
+            bar.update(collector.count(c))
+
+    task = functools.partial(_run_chunk, function, names, axes, n_realizations, entropy, key)
+    try:
+        if kind == "serial":
+            for c in todo:
+                finished(c, task(*collector.bounds(c)))
+        elif kind == "processes":
+            _run_processes(task, todo, collector, finished, workers)
+        else:
+            _run_dask(backend, task, todo, collector, finished, signature)
+    except KeyboardInterrupt:
+        partial = None
+        if collector.n_completed:
+            partial = _dataset(collector, names, axes, n_realizations, {}, partial=True)
+        raise SweepInterrupted(partial, collector.n_completed, total, out) from None
+    finally:
+        if bar is not None:
+            bar.close()
+
+    from . import __version__
+
+    meta = {
+        "function": fname,
+        "grid": json.dumps(dict(spec["grid"])),
+        "n_realizations": n_realizations,
+        "chunk_size": chunk_size,
+        "root_seed": str(entropy),
+        "spawn_key": json.dumps(list(key)),
+        "seed_scheme": "default_rng(SeedSequence(root_seed, spawn_key=(*spawn_key, grid_index, realization)))"
+        ", grid_index = C-order flat index of the grid point",
+        "signature": signature,
+        "cascades_version": __version__,
+        "created": created,
+    }
+    meta.update(dict(attrs or {}))
+    ds = _dataset(collector, names, axes, n_realizations, meta)
+    if out is not None:
+        save_netcdf(ds, os.path.join(out, _RESULT))
+    return ds
+
+
+def save_netcdf(dataset, path) -> None:
+    """Write ``dataset`` to ``path`` as netCDF (``engine="scipy"``), atomically.
+
+    The bytes go to a temporary file in the same directory, are fsync'ed and
+    then moved onto ``path`` with :func:`os.replace`: a reader finds the old
+    file or the complete new one.
+
+    Examples
+    --------
+    >>> import os, tempfile, xarray as xr
+    >>> ds = xr.Dataset({"x": ("i", [1.0, 2.0])})
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.nc")
+    >>> save_netcdf(ds, path)
+    >>> xr.load_dataset(path, engine="scipy")["x"].values.tolist()
+    [1.0, 2.0]
+    """
+    data = dataset.to_netcdf(path=None, engine="scipy")
+    path = os.fspath(path)
+    _atomic_write(path, bytes(data))
+
+
+# ---------------------------------------------------------------------------
+# arguments
+# ---------------------------------------------------------------------------
+
+
+def _check_grid(grid):
+    if not isinstance(grid, Mapping):
+        raise ValueError(f"grid must be a mapping name -> 1-d values, got {type(grid).__name__}")
+    names, axes = [], []
+    for name, values in grid.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"grid names must be Python identifiers, got {name!r}")
+        if name in _RESERVED:
+            raise ValueError(f"grid name {name!r} is reserved (reserved: {', '.join(_RESERVED)})")
+        arr = np.asarray(values)
+        if arr.ndim != 1 or arr.shape[0] == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty 1-d sequence, got shape {arr.shape}")
+        if arr.dtype.kind not in "biufU":
+            raise ValueError(f"grid[{name!r}] must hold numbers or strings, got dtype {arr.dtype}")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise ValueError(f"grid[{name!r}] must hold finite numbers")
+        names.append(name)
+        axes.append(tuple(arr.tolist()))  # Python scalars: exact in JSON, plain in the function call
+    return tuple(names), tuple(axes)
+
+
+def _backend_kind(backend) -> str:
+    if isinstance(backend, str):
+        if backend in ("serial", "processes"):
+            return backend
+        if "://" in backend or ":" in backend:
+            return "dask"
+        raise ValueError(
+            f"backend must be 'processes', 'serial', a dask.distributed Client or cluster, or a "
+            f"scheduler address like 'tcp://host:8786', got {backend!r}"
+        )
+    if hasattr(backend, "submit") and hasattr(backend, "scheduler_info"):  # a distributed.Client
+        return "dask"
+    if hasattr(backend, "scheduler_address"):  # a cluster object
+        return "dask"
+    raise ValueError(
+        "backend must be 'processes', 'serial', a dask.distributed Client or cluster, or a scheduler "
+        f"address, got {type(backend).__name__}"
+    )
+
+
+def _check_picklable(function) -> None:
+    try:
+        pickle.dumps(function)
+    except Exception as exc:  # PicklingError, AttributeError (local objects), TypeError
+        raise ValueError(
+            "function must be picklable for backend='processes' (a module-level function or a "
+            f"functools.partial of one); {exc}"
+        ) from None
+
+
+def _function_name(function) -> str:
+    if isinstance(function, functools.partial):
+        args = [repr(a) for a in function.args]
+        args += [f"{k}={v!r}" for k, v in sorted(function.keywords.items())]
+        return f"{_function_name(function.func)}({', '.join(args)})"
+    module = getattr(function, "__module__", None) or type(function).__module__
+    qualname = getattr(function, "__qualname__", None) or type(function).__qualname__
+    return f"{module}.{qualname}"
+
+
+def _root_seed(rng, out):
+    """(entropy, spawn_key) of the root SeedSequence for ``rng`` (see :func:`sweep`)."""
+    if rng is None and out is not None:
+        recorded = _load_manifest(out)
+        if recorded is not None:
+            try:
+                return int(recorded["root_seed"]), tuple(int(k) for k in recorded["spawn_key"])
+            except (KeyError, TypeError, ValueError):
+                pass
+    if isinstance(rng, np.random.SeedSequence):
+        if not isinstance(rng.entropy, numbers.Integral):
+            raise ValueError("rng as a SeedSequence must have an integer entropy")
+        return int(rng.entropy), tuple(int(k) for k in rng.spawn_key)
+    if rng is None:
+        return int(np.random.SeedSequence().entropy), ()
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(2**63)), ()
+    as_generator(rng)  # the package's messages for negative ints and wrong types
+    return int(rng), ()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------
+# the work of one chunk (runs in the workers)
+# ---------------------------------------------------------------------------
+
+
+def _as_record(value) -> dict:
+    items = value.items() if isinstance(value, Mapping) else (("value", value),)
+    rec = {}
+    for name, v in items:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"output names must be non-empty strings, got {name!r}")
+        arr = np.asarray(v)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(
+                f"output {name!r} must be a bool, integer or float (array), got dtype {arr.dtype}"
+            )
+        if arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind == "f":
+            arr = arr.astype(np.float64)
+        rec[name] = arr
+    return rec
+
+
+def _store(target: dict, name: str, i: int, arr: np.ndarray, n: int) -> None:
+    """target[name][i] = arr, allocating (n, *shape) on first use and widening the dtype if needed."""
+    cur = target.get(name)
+    if cur is None:
+        cur = target[name] = np.zeros((n, *arr.shape), dtype=arr.dtype)
+    elif cur.shape[1:] != arr.shape:
+        raise ValueError(f"output {name!r} changes shape between calls: {cur.shape[1:]} and {arr.shape}")
+    if np.result_type(cur.dtype, arr.dtype) != cur.dtype:
+        cur = target[name] = cur.astype(np.result_type(cur.dtype, arr.dtype))
+    cur[i] = arr
+
+
+def _run_chunk(function, names, axes, n_realizations, entropy, key, start, stop) -> dict:
+    """Realizations start..stop-1 (flat task index g * n_realizations + r); arrays (stop - start, ...)."""
+    shape = tuple(len(a) for a in axes)
+    out = {}
+    for t in range(start, stop):
+        g, r = divmod(t, n_realizations)
+        index = np.unravel_index(g, shape) if shape else ()
+        point = {name: axes[i][int(j)] for i, (name, j) in enumerate(zip(names, index, strict=True))}
+        gen = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(*key, g, r)))
+        rec = _as_record(function(**point, rng=gen))
+        if out and rec.keys() != out.keys():
+            raise ValueError(f"the function returned the outputs {sorted(rec)}, earlier {sorted(out)}")
+        for name, arr in rec.items():
+            _store(out, name, t - start, arr, stop - start)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# collecting results
+# ---------------------------------------------------------------------------
+
+
+class _Collector:
+    """Flat (total, ...) arrays per output, filled chunk by chunk."""
+
+    def __init__(self, total: int, chunk_size: int):
+        self.total = total
+        self.chunk_size = chunk_size
+        self.n_chunks = -(-total // chunk_size)
+        self.done = np.zeros(self.n_chunks, dtype=bool)
+        self.data = {}
+        self.n_completed = 0
+
+    def bounds(self, c: int):
+        return c * self.chunk_size, min((c + 1) * self.chunk_size, self.total)
+
+    def count(self, c: int) -> int:
+        lo, hi = self.bounds(c)
+        return hi - lo
+
+    def add(self, c: int, rec: dict) -> None:
+        lo, hi = self.bounds(c)
+        if self.data and rec.keys() != self.data.keys():
+            raise ValueError(f"the function returned the outputs {sorted(rec)}, earlier {sorted(self.data)}")
+        for name, arr in rec.items():
+            if arr.shape[0] != hi - lo:
+                raise ValueError(f"chunk {c} holds {arr.shape[0]} realizations, expected {hi - lo}")
+            cur = self.data.get(name)
+            if cur is None:
+                cur = self.data[name] = np.zeros((self.total, *arr.shape[1:]), dtype=arr.dtype)
+            elif cur.shape[1:] != arr.shape[1:]:
+                raise ValueError(
+                    f"output {name!r} changes shape between calls: {cur.shape[1:]} and {arr.shape[1:]}"
+                )
+            if np.result_type(cur.dtype, arr.dtype) != cur.dtype:
+                cur = self.data[name] = cur.astype(np.result_type(cur.dtype, arr.dtype))
+            cur[lo:hi] = arr
+        self.done[c] = True
+        self.n_completed += hi - lo
+
+    def completed_mask(self) -> np.ndarray:
+        mask = np.repeat(self.done, self.chunk_size)[: self.total]
+        return mask
+
+
+def _dataset(collector, names, axes, n_realizations, attrs, partial=False):
+    import xarray as xr
+
+    grid_shape = tuple(len(a) for a in axes)
+    coords = {name: np.asarray(axis) for name, axis in zip(names, axes, strict=True)}
+    coords["realization"] = np.arange(n_realizations)
+    dims = (*names, "realization")
+    variables = {}
+    mask = collector.completed_mask()
+    for name, flat in collector.data.items():
+        if partial:
+            flat = flat.astype(np.float64)
+            flat[~mask] = np.nan
+        extra = flat.shape[1:]
+        arr = flat.reshape(*grid_shape, n_realizations, *extra)
+        variables[name] = (dims + tuple(f"{name}_dim{i}" for i in range(len(extra))), arr)
+    if partial:
+        variables["completed"] = (dims, mask.reshape(*grid_shape, n_realizations))
+    return xr.Dataset(variables, coords=coords, attrs=attrs)
+
+
+# ---------------------------------------------------------------------------
+# backends
+# ---------------------------------------------------------------------------
+
+
+def _worker_init() -> None:
+    """Worker processes leave Ctrl-C to the parent, which cancels and terminates them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate(pool) -> None:
+    kill = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if kill is not None:
+        with contextlib.suppress(Exception):
+            kill()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+
+
+def _run_processes(task, todo, collector, finished, workers) -> None:
+    ctx = multiprocessing.get_context(START_METHOD)
+    if START_METHOD == "forkserver":
+        ctx.set_forkserver_preload(["cascades"])  # no effect once the server runs
+    remaining = list(todo)
+    restarts = 0
+    while remaining:
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(remaining)), mp_context=ctx, initializer=_worker_init
+        )
+        futures = {pool.submit(task, *collector.bounds(c)): c for c in remaining}
+        broken = False
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for f in done:
+                    try:
+                        rec = f.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        continue
+                    finished(futures[f], rec)
+                if broken:
+                    break
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            _terminate(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        if broken:
+            _terminate(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+        remaining = [c for c in remaining if not collector.done[c]]
+        if broken and remaining:
+            restarts += 1
+            if restarts > MAX_POOL_RESTARTS:
+                raise RuntimeError(
+                    f"worker processes died {restarts} times; {int(collector.done.sum())} of "
+                    f"{collector.n_chunks} chunks finished and are kept"
+                )
+            warnings.warn(
+                f"a worker process died; resubmitting {len(remaining)} unfinished chunks "
+                f"(restart {restarts} of at most {MAX_POOL_RESTARTS})",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+
+def _run_dask(backend, task, todo, collector, finished, signature) -> None:
+    from distributed import Client, as_completed
+
+    own = None
+    if isinstance(backend, str) or not hasattr(backend, "submit"):
+        client = own = Client(backend)
+    else:
+        client = backend
+    token = uuid.uuid4().hex[:8]
+    try:
+        keys = [f"cascades-sweep-{signature[:8]}-{token}-{c}" for c in todo]
+        bounds = [collector.bounds(c) for c in todo]
+        # one map call: the graph goes to the scheduler in one message, not one per chunk
+        futures = client.map(task, [lo for lo, _ in bounds], [hi for _, hi in bounds], key=keys)
+        which = dict(zip(keys, todo, strict=True))
+        try:
+            # the client's own loop (not the default client's); results are gathered in that loop,
+            # concurrently, instead of one blocking round trip per chunk
+            for f, rec in as_completed(futures, loop=client.loop, with_results=True):
+                finished(which[f.key], rec)
+                f.release()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client.cancel(futures)
+            raise
+    finally:
+        if own is not None:
+            own.close()
+
+
+# ---------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------
+
+
+def _fsync_dir(directory: str) -> None:
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def _remove_temporaries(out: str) -> None:
+    """Delete leftovers of writes that a crash interrupted (never a finished file)."""
+    for name in os.listdir(out):
+        if name.startswith(_TMP_PREFIX):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(out, name))
+
+
+def _chunk_path(out: str, c: int) -> str:
+    return os.path.join(out, f"chunk-{c:06d}.bin")
+
+
+def _write_chunk(out, c, signature, start, stop, rec) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **rec)
+    payload = buf.getvalue()
+    header = {
+        "signature": signature,
+        "chunk": c,
+        "start": start,
+        "stop": stop,
+        "payload_bytes": len(payload),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    _atomic_write(_chunk_path(out, c), _MAGIC + json.dumps(header).encode() + b"\n" + payload)
+
+
+def _read_chunk(out, c, signature, start, stop):
+    """The chunk's arrays, or None when the file is missing or must be recomputed (with a warning)."""
+    path = _chunk_path(out, c)
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return _bad_chunk(path, f"unreadable ({exc})")
+    if not blob.startswith(_MAGIC):
+        return _bad_chunk(path, "not a sweep chunk file")
+    end = blob.find(b"\n", len(_MAGIC))
+    if end < 0:
+        return _bad_chunk(path, "truncated header")
+    try:
+        header = json.loads(blob[len(_MAGIC) : end].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _bad_chunk(path, "corrupted header")
+    payload = blob[end + 1 :]
+    if not isinstance(header, dict) or header.get("payload_bytes") != len(payload):
+        return _bad_chunk(path, "truncated (payload length differs from the header)")
+    if header.get("sha256") != hashlib.sha256(payload).hexdigest():
+        return _bad_chunk(path, "checksum mismatch")
+    if header.get("signature") != signature:
+        return _bad_chunk(path, "written by a different sweep (parameters, seed or function differ)")
+    if (header.get("chunk"), header.get("start"), header.get("stop")) != (c, start, stop):
+        return _bad_chunk(path, "covers other realizations than expected")
+    try:
+        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+            rec = {name: z[name] for name in z.files}
+    except Exception as exc:  # a payload that passed its checksum but does not parse
+        return _bad_chunk(path, f"unreadable payload ({exc})")
+    if not rec or any(a.ndim == 0 or a.shape[0] != stop - start for a in rec.values()):
+        return _bad_chunk(path, "arrays of the wrong length")
+    return rec
+
+
+def _bad_chunk(path: str, why: str):
+    warnings.warn(f"{path}: {why}; recomputing this chunk", ChunkWarning, stacklevel=4)
+    return None
+
+
+def _load_manifest(out: str):
+    try:
+        with open(os.path.join(out, _MANIFEST), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _open_manifest(out: str, spec: dict, signature: str, n_chunks: int) -> dict:
+    """Check ``out/sweep.json`` against this sweep (or write it); return it."""
+    path = os.path.join(out, _MANIFEST)
+    old = _load_manifest(out)
+    if old is None and os.path.exists(path):
+        warnings.warn(f"{path}: unreadable manifest; writing a new one", ChunkWarning, stacklevel=3)
+    if old is not None and old.get("signature") is not None:
+        if old["signature"] != signature:
+            differ = [k for k in spec if old.get(k) != spec[k]] or ["signature"]
+            raise ValueError(
+                f"out directory {out!r} holds a different sweep ({', '.join(differ)} differ); "
+                "use another directory, or delete it to start over"
+            )
+        return old
+    from . import __version__
+
+    manifest = dict(spec)
+    manifest.update(signature=signature, n_chunks=n_chunks, created=_now(), cascades_version=__version__)
+    _atomic_write(path, json.dumps(manifest, indent=1).encode())
+    return manifest
