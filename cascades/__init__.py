@@ -7,7 +7,7 @@ a :class:`numpy.random.Generator`), documented in :mod:`cascades._rng`.
 
 __version__ = "0.1.0"
 
-from . import bridge, nn
+from . import bridge, campaigns, nn
 from .bridge import (
     LayerRecommendation,
     Recommendation,
@@ -18,6 +18,7 @@ from .bridge import (
     recommend,
     to_torch,
 )
+from .campaigns import Campaign, get_campaign, list_campaigns, run_campaign
 from .degrees import (
     Binomial,
     DegreeDistribution,
@@ -99,6 +100,7 @@ from .simulation import (
     simulate,
     simulate_ensemble,
 )
+from .sweeps import ChunkWarning, SweepInterrupted, sweep
 
 __all__ = [
     "__version__",
@@ -187,4 +189,13 @@ __all__ = [
     "EmpiricalSizeDistribution",
     "total_variation",
     "sampling_tv_bound",
+    # parameter sweeps (laptop -> Dask cluster) and the campaigns of simulations/
+    "sweep",
+    "SweepInterrupted",
+    "ChunkWarning",
+    "campaigns",
+    "Campaign",
+    "list_campaigns",
+    "get_campaign",
+    "run_campaign",
 ]
