@@ -191,3 +191,19 @@ def test_in_degree_regular_recommendation_uses_exact_in_degree():
     lay = rec.layers[0]
     assert lay.expected_in_degree == 10 and lay.dead_fraction == 0.0
     assert lay.weight_std == pytest.approx(math.sqrt(2 / 10))
+
+
+@pytest.mark.parametrize("widths", [[784, 0, 10], [0, 10], [10, 10, 0], [10, -3, 10], [10, 2.5, 3], [10]])
+def test_bad_widths_name_the_parameter(widths):
+    with pytest.raises(ValueError, match="widths|architecture"):
+        recommend(widths)
+    with pytest.raises(ValueError, match="widths|architecture"):
+        draw_masks(widths, 0.5, rng=0)
+
+
+def test_bad_density_for_draw_masks_and_unknown_weights():
+    for bad in (0.0, 1.2, -1.0):
+        with pytest.raises(ValueError, match="densities"):
+            draw_masks([10, 10], bad, rng=0)
+    with pytest.raises(ValueError, match="weights"):
+        recommend([10, 10], weights="xavier")

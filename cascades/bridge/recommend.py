@@ -19,8 +19,15 @@ import numpy as np
 
 from .._validation import check_real
 from ..nn import chi1 as _chi1
-from ..nn import critical_weight_variance, depth_scales, get_activation, sparse_signal_propagation
+from ..nn import (
+    critical_weight_variance,
+    depth_scales,
+    get_activation,
+    jacobian_spectrum_moments,
+    sparse_signal_propagation,
+)
 from .topology import LayerShape, layer_densities, parse_architecture
+from .weights import WEIGHT_LAWS
 
 __all__ = ["LayerRecommendation", "Recommendation", "recommend"]
 
@@ -63,7 +70,9 @@ class LayerRecommendation:
     dead_fraction : float
         (1 - p_l)^{fan_in}: units with no input (expected fraction; 0 for in-degree-regular masks).
         q, q_std, chi1 and p_connected_to_input are Erdos-Renyi-mask predictions, also when the
-        recommendation asks for in-degree-regular masks.
+        recommendation asks for in-degree-regular masks. With orthogonal weights q and q_std are
+        those of the per-neuron rule (an isometry's rows all have norm sigma_w, whatever their
+        in-degree).
     p_connected_to_input : float
         Probability that a unit has a path from the input (layered tree recursion).
     """
@@ -133,6 +142,14 @@ class Recommendation:
         Problems found: a layer below the connectivity threshold, an ordered or chaotic phase,
         output units disconnected from the input, the overall density not met, depth beyond the
         trainable depth.
+    weights : str
+        "gaussian" or "orthogonal" (:func:`cascades.bridge.weights.draw_weights`).
+    jacobian_mean, jacobian_variance : float
+        Predicted mean chi_1^L and variance chi_1^{2L} L (mu_2 / mu_1^2 - 1 - s_1) of the squared
+        singular values of the input-output Jacobian of L layers at q*, s_1 = -1 (Gaussian) or 0
+        (orthogonal) (Pennington, Schoenholz & Ganguli 2017; THEORY.md B2); NaN when q* is
+        infinite. Dense-network theory: for masked orthogonal layers it holds as far as the
+        approximate isometry is reached (:func:`cascades.bridge.weights.approximate_isometry`).
     """
 
     layers: tuple
@@ -148,6 +165,9 @@ class Recommendation:
     in_degree_regular: bool
     flow_preserving: bool
     warnings: tuple
+    weights: str = "gaussian"
+    jacobian_mean: float = math.nan
+    jacobian_variance: float = math.nan
 
     @property
     def shapes(self) -> tuple:
@@ -178,7 +198,7 @@ class Recommendation:
                    if k in lay_fields}
             lay["shape"] = tuple(lay["shape"])
             layers.append(LayerRecommendation(**lay))
-        top = {k: _dec_float(v) if k not in ("activation", "scheme") else v for k, v in d.items()}
+        top = {k: _dec_float(v) if k not in ("activation", "scheme", "weights") else v for k, v in d.items()}
         top["layers"] = tuple(layers)
         top["warnings"] = tuple(d["warnings"])
         return cls(**top)
@@ -187,7 +207,8 @@ class Recommendation:
         head = (f"Recommendation: {self.activation}, scheme {self.scheme}, density {self.density:g} "
                 f"(achieved {self.achieved_density:.4g}), sigma_w^2 = {self.sigma_w2:.6g}, "
                 f"sigma_b^2 = {self.sigma_b2:.6g}, chi_1 = {self.chi1:.4g}, xi_c = {self.depth_scale:.4g}, "
-                f"trainable depth ~ {self.trainable_depth:.4g}")
+                f"trainable depth ~ {self.trainable_depth:.4g}; {self.weights} weights, Jacobian squared "
+                f"singular values mean {self.jacobian_mean:.4g}, variance {self.jacobian_variance:.4g}")
         cols = ("layer", "shape", "fan_in", "density", "E[k_in]", "w_std", "b_std", "q", "chi1", "dead",
                 "P(conn)")
         rows = []
@@ -222,6 +243,7 @@ def recommend(
     in_degree_regular=False,
     flow_preserving=False,
     q0=1.0,
+    weights="gaussian",
 ) -> Recommendation:
     """Recommended initialization and sparse topology for an architecture.
 
@@ -250,6 +272,12 @@ def recommend(
         Mask options (see :func:`cascades.bridge.topology.draw_masks`), recorded for export.
     q0 : float
         Mean squared input entry, for the predicted q^l.
+    weights : {"gaussian", "orthogonal"}
+        Weight law used by the export (:func:`cascades.bridge.weights.draw_weights`): Gaussian,
+        or orthogonal (Haar for dense layers, the approximate isometry of Lee et al. 2020 on a
+        mask), at the same mean squared entry. The q and c maps are the same in the mean-field
+        limit; what changes is the predicted Jacobian spectrum variance (s_1 = 0 instead of -1)
+        and, on a mask, the spread of q across units (that of the per-neuron rule).
 
     Returns
     -------
@@ -259,9 +287,9 @@ def recommend(
     ------
     ValueError
         For a density outside (0, 1] or too low for any connected topology (fewer kept weights
-        than units), an unknown scheme or activation, invalid widths or layer
-        shapes, negative variances, or (from :mod:`cascades.bridge.torch`) a module with
-        unsupported layers.
+        than units), an unknown scheme, activation or weight law, orthogonal weights with the
+        per-neuron rule, invalid widths or layer shapes, negative variances, or (from
+        :mod:`cascades.bridge.torch`) a module with unsupported layers.
 
     Notes
     -----
@@ -278,7 +306,9 @@ def recommend(
     ----------
     Poole et al., NeurIPS 2016; Schoenholz et al., ICLR 2017 (xi_c, trainable depth ~ 6 xi_c);
     Evci et al., ICML 2020 (ERK); Mocanu et al., Nat. Commun. 2018 (SET); Gadhikar, Mukherjee &
-    Burkholz, ICML 2023 (sparse rescaling).
+    Burkholz, ICML 2023 (sparse rescaling); Pennington, Schoenholz & Ganguli, NeurIPS 2017 and
+    AISTATS 2018 (Jacobian spectrum, orthogonal weights); Lee et al., ICLR 2020 (approximate
+    isometry on a mask).
 
     Examples
     --------
@@ -290,6 +320,8 @@ def recommend(
     True
     >>> Recommendation.from_json(rec.to_json()) == rec
     True
+    >>> rec.jacobian_variance, recommend([784, 300, 100, 10], weights="orthogonal").jacobian_variance
+    (6.0, 3.0)
     """
     if _is_torch_module(architecture):
         from .torch import layer_shapes
@@ -302,6 +334,11 @@ def recommend(
     density = check_real("density", density, low=0, high=1, low_open=True)
     sigma_b2 = check_real("sigma_b2", sigma_b2, low=0)
     q0 = check_real("q0", q0, low=0)
+    if weights not in WEIGHT_LAWS:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_LAWS)}; got {weights!r}")
+    if weights == "orthogonal" and per_neuron:
+        raise ValueError("per_neuron=True applies to Gaussian weights only; orthogonal weights already "
+                         "give every unit the same row norm")
     if sigma_w2 is None:
         sigma_w2 = float(critical_weight_variance(act, sigma_b2))
     else:
@@ -321,8 +358,9 @@ def recommend(
     warnings = []
     m, kurt, P = q0, 3.0, 1.0
     for i, (s, p) in enumerate(zip(shapes, dens, strict=True)):
+        scaling = "neuron" if weights == "orthogonal" else rule
         st = sparse_signal_propagation(act, sigma_w2, sigma_b2, [s.fan_in, s.out_channels], [float(p)],
-                                       scaling=rule, q0=m, input_kurtosis=kurt)[0]
+                                       scaling=scaling, q0=m, input_kurtosis=kurt)[0]
         dead = 0.0 if in_degree_regular else float(st.dead_fraction)
         # in-degree-regular masks give every unit exactly k = max(1, round(p fan_in)) inputs
         k_mean = float(max(1, min(s.fan_in, round(p * s.fan_in))) if in_degree_regular else p * s.fan_in)
@@ -363,9 +401,15 @@ def recommend(
         warnings.append(f"depth {len(shapes)} exceeds the trainable depth ~ 6 xi_c = {trainable:.3g}")
     if abs(achieved - density) > 1e-6 * density:
         warnings.append(f"overall density not met: achieved {achieved:.6g}, requested {density:.6g}")
+    try:
+        jm = jacobian_spectrum_moments(act, sigma_w2, sigma_b2, len(shapes), weights=weights)
+        jac_mean, jac_var = float(jm.mean), float(jm.variance)
+    except ValueError:  # q* infinite: the moments are undefined
+        jac_mean = jac_var = math.nan
     return Recommendation(
         layers=tuple(layers), activation=act_name, scheme=scheme, density=density, achieved_density=achieved,
         sigma_w2=float(sigma_w2), sigma_b2=float(sigma_b2), chi1=chi_star, depth_scale=xi_c,
         trainable_depth=trainable, in_degree_regular=bool(in_degree_regular),
-        flow_preserving=bool(flow_preserving), warnings=tuple(warnings),
+        flow_preserving=bool(flow_preserving), warnings=tuple(warnings), weights=weights,
+        jacobian_mean=jac_mean, jacobian_variance=jac_var,
     )

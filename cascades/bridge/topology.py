@@ -313,6 +313,27 @@ def draw_masks(architecture, densities, *, rng=None, in_degree_regular=False, fl
     tuple of numpy.ndarray
         Boolean masks of shape ``LayerShape.weight_shape``.
 
+    Notes
+    -----
+    In-degree-regular masks against Erdos-Renyi masks (benchmarks/bench_bridge_masks.py: depth 20,
+    width 256, k = p n_in in {2, 4, 8, 32}, Gaussian weights at the recommended scale, 8 networks
+    per case): measured, the regular masks remove the dead units ((1 - p)^n_in per layer with ER
+    masks: 13.3% at k = 2, 1.8% at k = 4, as predicted) and the units without a path from the input
+    (19.5% and 1.5% at layer 20), and the in-degree part of the spread of q across units (layer 1:
+    std/mean 1.00 against 1.21 at k = 2, 0.71 against 0.88 at k = 4, 0.48 against 0.61 at k = 8,
+    0.25 against 0.29 at k = 32, each within 3% of the prediction). They do not remove the chi-square
+    noise of the k Gaussian weights, which compounds with depth. For ReLU the typical network
+    (geometric mean over networks) keeps q^20 = 0.84 against 0.36 (k = 4) and 1.05 against 0.87
+    (k = 8) of the predicted 2, and the gradient ratio |delta^1|^2 / |delta^20|^2 = 0.51 against 0.29
+    (k = 4) and 0.82 against 0.63 (k = 8) of the predicted 1; at k = 32 the two are within the
+    network-to-network scatter, and at k = 2 the ReLU signal dies with both. For tanh at the edge
+    of chaos (sigma_b^2 = 0.05) q^20 follows the theory for both (regular: a dense layer of fan-in
+    k, 0.483 against 0.486 at k = 2; Erdos-Renyi: 0.392 against 0.408) and the gradient ratio is
+    0.51 against 0.10 (k = 2), 0.66 against 0.46 (k = 4), 0.56 against 0.44 (k = 8), 0.46 against
+    0.44 (k = 32), dense prediction 0.46. Verdict: regular masks help where dead units matter,
+    k = p n_in <~ 8; above that they are equivalent to Erdos-Renyi masks. (The per-neuron rule on
+    Erdos-Renyi masks did not help: ReLU q^20 = 0.14 at k = 4.)
+
     Raises
     ------
     ValueError
