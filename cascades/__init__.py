@@ -11,12 +11,14 @@ from . import bridge, campaigns, nn
 from .bridge import (
     LayerRecommendation,
     Recommendation,
+    TrainingComparison,
     apply_to,
     draw_masks,
     layer_densities,
     masks_from,
     recommend,
     to_torch,
+    train_comparison,
 )
 from .campaigns import Campaign, get_campaign, list_campaigns, run_campaign
 from .degrees import (
@@ -109,6 +111,8 @@ __all__ = [
     # the bridge: architecture -> initialization and sparse topology -> PyTorch
     "recommend",
     "Recommendation",
+    "train_comparison",
+    "TrainingComparison",
     "LayerRecommendation",
     "layer_densities",
     "draw_masks",

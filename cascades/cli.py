@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("--sigma-b2", type=_float, default=0.0, help="bias variance sigma_b^2 (default 0)")
     rec.add_argument("--per-neuron", action="store_true", help="scale each neuron by its own in-degree")
+    rec.add_argument(
+        "--weights",
+        default="gaussian",
+        help="weight law: gaussian or orthogonal (approximate isometry on sparse masks); default gaussian",
+    )
     rec.add_argument("--json", default=None, help="also write the recommendation to this JSON file")
     rec.add_argument("--torch-out", default=None, help="save a masked torch.nn.Sequential to this file")
     rec.add_argument("--seed", type=_nonneg_int, default=0, help="seed of masks and weights (default 0)")
@@ -142,6 +147,7 @@ def _cmd_recommend(args) -> int:
         scheme=args.scheme,
         sigma_b2=args.sigma_b2,
         per_neuron=args.per_neuron,
+        weights=args.weights,
     )
     print(rec)
     if args.json:
