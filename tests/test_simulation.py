@@ -1150,3 +1150,19 @@ def test_independent_cascade_on_er_matches_percolation_fixed_point():
     # frequency: binomial standard error sqrt(S (1 - S) / 200) = 0.028; tolerance 4 SE
     freq = global_cascade_frequency(f, threshold=0.05)
     assert abs(freq.frequency - s) < 4 * math.sqrt(s * (1 - s) / runs)
+
+
+def test_reused_scratch_arrays_do_not_leak_between_calls():
+    """The count kernels' scratch arrays are reused per thread: results must not depend on earlier calls."""
+    big = erdos_renyi(3000, 5.0, rng=11)
+    small = erdos_renyi(500, 3.0, rng=12)
+    model = FractionalThreshold(0.2)
+    first = sim_module.simulate(big, model, seed_fraction=0.02, rng=5)
+    sim_module.simulate(small, model, seed_fraction=0.1, rng=6)  # other size: the cache is replaced
+    sim_module.simulate(big, model, seed_fraction=0.5, rng=7)  # same size: the cache is reused
+    again = sim_module.simulate(big, model, seed_fraction=0.02, rng=5)
+    assert np.array_equal(first.active, again.active)
+    assert np.array_equal(first.activation_step, again.activation_step)
+    assert first.final_fraction == again.final_fraction
+    # the result arrays are fresh, never the reused scratch
+    assert not np.shares_memory(first.active, again.active)
