@@ -103,6 +103,7 @@ from .simulation import (
     simulate_ensemble,
 )
 from .sweeps import ChunkWarning, SweepInterrupted, sweep
+from .validate import ValidationCase, ValidationReport, validate
 
 __all__ = [
     "__version__",
@@ -202,4 +203,8 @@ __all__ = [
     "list_campaigns",
     "get_campaign",
     "run_campaign",
+    # theory against simulation (paper figures: the cascades.figures subpackage)
+    "validate",
+    "ValidationReport",
+    "ValidationCase",
 ]
