@@ -103,7 +103,7 @@ from .simulation import (
     simulate_ensemble,
 )
 from .sweeps import ChunkWarning, SweepInterrupted, sweep
-from .validate import ValidationCase, ValidationReport, validate
+from .validation_suite import ValidationCase, ValidationReport, validate
 
 __all__ = [
     "__version__",

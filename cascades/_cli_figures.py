@@ -2,7 +2,7 @@
 
 ``cascades reproduce NAME [--quick] [--out DIR] [--seed S]``, ``cascades reproduce --list`` and
 ``cascades validate [--quick] [--seed S]``: thin calls into :func:`cascades.figures.reproduce` and
-:func:`cascades.validate.validate`.
+:func:`cascades.validate`.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from .validate import validate
+    from .validation_suite import validate
 
     report = validate(quick=args.quick, rng=args.seed, progress=not args.no_progress)
     print(report.table(notes=args.notes))

@@ -1,4 +1,4 @@
-"""Tests of cascades.validate (the theory-vs-simulation suite) and of the reproduce/validate CLI."""
+"""Tests of cascades.validation_suite (the theory-vs-simulation suite) and of the reproduce/validate CLI."""
 
 import math
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import cascades.validate as cv
+import cascades.validation_suite as cv
 from cascades.cli import main
-from cascades.validate import ValidationCase, ValidationReport, validate
+from cascades.validation_suite import ValidationCase, ValidationReport, validate
 
 
 def _row(error, tol, name="toy"):

@@ -1,4 +1,4 @@
-"""A fixed suite of theory-against-simulation checks: ``cascades validate``.
+"""A fixed suite of theory-against-simulation checks: ``cascades.validate()`` and ``cascades validate``.
 
 Every case computes a prediction with the analytic layer of the package and measures the same
 quantity in seeded simulations, then compares the two with a tolerance derived from the
@@ -417,7 +417,7 @@ def validate(quick=True, *, rng=0, progress=True) -> ValidationReport:
 
     Examples
     --------
-    >>> from cascades.validate import ValidationCase, ValidationReport
+    >>> from cascades.validation_suite import ValidationCase, ValidationReport
     >>> row = ValidationCase("toy", 0.5, 0.52, 0.02, 0.05, "tol = 0.05")
     >>> row.verdict, ValidationReport((row,), quick=True, rng="0").passed
     ('pass', True)
