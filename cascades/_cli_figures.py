@@ -7,17 +7,7 @@
 
 from __future__ import annotations
 
-
-def _seed(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+from ._cli_types import nonneg_int as _seed
 
 
 def register(sub) -> None:

@@ -7,28 +7,10 @@ again after an interruption); ``cascades sweep --list`` lists the campaigns.
 
 from __future__ import annotations
 
-import argparse
 import os
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+from ._cli_types import nonneg_int as _nonneg_int
+from ._cli_types import positive_int as _positive_int
 
 
 def register(sub) -> None:
