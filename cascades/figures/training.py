@@ -46,6 +46,8 @@ def _plot(ds):
     res.plot(ax=list(axes))
     axes[0].set_ylabel("cross-entropy (nats per sample)")
     axes[1].set_ylabel("test accuracy (fraction correct)")
+    axes[0].set_title("loss")  # the figure's suptitle names the network
+    axes[1].set_title("test accuracy")
     depth = len(cfg.get("widths", ())) - 1
     fig.suptitle(
         f"{depth}-layer {cfg.get('activation', '')} MLP on the 8x8 digits, mask density {cfg.get('density')} "
