@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from ._arrays import readonly as _readonly
 from ._rng import as_generator
 from ._validation import check_int, check_int_array, check_probability, check_real
 
@@ -99,11 +100,6 @@ def _as_points(x) -> np.ndarray:
 def _unwrap(arr: np.ndarray):
     """Return a numpy scalar for 0-d input, the array otherwise."""
     return arr[()] if arr.ndim == 0 else arr
-
-
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    arr.setflags(write=False)
-    return arr
 
 
 def _series(coef: np.ndarray, x: np.ndarray) -> np.ndarray:

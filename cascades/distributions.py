@@ -41,6 +41,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -53,6 +54,7 @@ from scipy import sparse, stats
 from scipy.sparse import csgraph
 
 from . import _dist_kernels as _k
+from ._arrays import readonly
 from ._rng import as_generator
 from ._validation import check_int, check_probability, check_real
 from .graphs import Graph
@@ -94,15 +96,12 @@ _REFS = """
 """
 
 
-def _readonly(a) -> np.ndarray:
-    a = np.array(a, copy=True)
-    a.setflags(write=False)
-    return a
-
-
 # ---------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------
+
+
+_readonly = functools.partial(readonly, copy=True)
 
 
 @dataclass(frozen=True, eq=False)

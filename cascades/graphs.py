@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from . import _graph_kernels as _k
+from ._arrays import readonly as _readonly
 from ._rng import as_generator
 from ._validation import check_int, check_int_array, check_probability, check_real
 
@@ -71,11 +72,6 @@ _POLICIES = ("erase", "keep")
 def _index_dtype(n: int) -> type:
     """int32 node ids while they fit, int64 beyond."""
     return np.int32 if n < 2**31 else np.int64
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 # ---------------------------------------------------------------------------

@@ -57,6 +57,7 @@ arbitrary degree distributions and their applications", Phys. Rev. E 64,
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ import numpy as np
 from scipy import optimize, special
 
 from . import _meanfield_kernels as _k
+from ._arrays import readonly
 from ._validation import check_int, check_real
 from .degrees import DegreeDistribution, Empirical, Poisson
 from .graphs import Graph
@@ -127,12 +129,7 @@ class ConvergenceWarning(RuntimeWarning):
 # ---------------------------------------------------------------------------
 
 
-def _readonly(a):
-    if a is None:
-        return None
-    a = np.asarray(a, dtype=np.float64)
-    a.setflags(write=False)
-    return a
+_readonly = functools.partial(readonly, dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)

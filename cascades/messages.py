@@ -74,6 +74,7 @@ from scipy import stats
 from scipy.sparse import linalg as splinalg
 
 from . import _mp_kernels as _k
+from ._arrays import readonly as _readonly
 from ._validation import check_int, check_int_array, check_probability, check_real
 from .degrees import PMF_SUM_TOL, TAIL_TOL, DegreeDistribution, Empirical
 from .graphs import Graph
@@ -110,11 +111,6 @@ _ARPACK_TOL = 1e-10
 
 #: Largest degree of a dense degree-correlation matrix (its size is (K + 1)^2).
 MAX_CORRELATION_DEGREE = 4096
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 # ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _sim_kernels as _k
+from ._arrays import readonly as _readonly
 from ._rng import as_generator, spawn
 from ._validation import check_int, check_probability, check_real
 from .graphs import Graph
@@ -101,11 +102,6 @@ def _scratch(n: int, ids, rem_dtype):
 # ---------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 @dataclass(frozen=True, eq=False, repr=False)
