@@ -374,3 +374,109 @@ def icm_marginals(indptr, rev, p_seed, w, q, out):
         for e in range(indptr[i], indptr[i + 1]):
             f *= 1.0 - w[rev[e]] * q[rev[e]]
         out[i] = 1.0 - f
+
+
+@numba.njit(cache=True, nogil=True)
+def linear_cluster_gf(indptr, rev, r, p_seed, order, xs, tol, max_iter, H, out, sweeps):
+    """Generating function of the total size of the finite linear-response clusters of the seeds.
+
+    For the CSR entry e = (i -> j), ``r[e]`` is the probability that j
+    activates when i does and no other neighbour of j is active (the ICM's
+    w_ij; F_j(1) for threshold models). At each point x = xs[l] the messages
+
+        H[e] = 1 - r[e] + r[e] x prod_{e' = (j -> l), l != i} H[e']
+
+    (the generating function of the part of i's cluster behind e, restricted
+    to finite clusters) are iterated, Gauss-Seidel, until no message moves by
+    more than ``tol`` (or ``max_iter`` sweeps; the sweeps used are written
+    to ``sweeps[l]``). The iteration starts from the messages passed in
+    ``H`` (zeros for the first point x = 1: the smallest fixed point, i.e.
+    finite clusters only; then each point starts from the previous point's
+    messages, a few sweeps away) and leaves the last messages there. Sweeps
+    visit the rows in ``order`` and in reverse, alternately: with ``order``
+    a peeling order (leaves first, see :func:`peeling_order`) the messages
+    on tree-like parts are exact after two sweeps. Then
+
+        out[l] = prod_i (1 - p_i + p_i x prod_{e = (i -> j)} H[e]),
+
+    the generating function of the sum of the seeds' cluster sizes over the
+    event that no seed reaches an infinite (in the message-passing sense)
+    cluster; at x = 1 it is that event's probability.
+    """
+    n = indptr.shape[0] - 1
+    nnz = rev.shape[0]
+    before = np.empty(nnz, dtype=np.complex128)
+    tol2 = tol * tol
+    for l in range(xs.shape[0]):
+        x = xs[l]
+        it = 0
+        while it < max_iter:
+            it += 1
+            diff2 = 0.0
+            for jj in range(n):
+                j = order[jj] if it % 2 == 1 else order[n - 1 - jj]
+                lo = indptr[j]
+                hi = indptr[j + 1]
+                pre = 1.0 + 0.0j
+                for e2 in range(lo, hi):  # before[e2]: product of the row's messages before e2
+                    before[e2] = pre
+                    pre *= H[e2]
+                suf = 1.0 + 0.0j
+                for e2 in range(hi - 1, lo - 1, -1):
+                    e = rev[e2]  # the message (i -> j) excludes the entry (j -> i) = e2
+                    v = 1.0 - r[e] + r[e] * x * before[e2] * suf
+                    d = v - H[e]
+                    d2 = d.real * d.real + d.imag * d.imag
+                    if d2 > diff2:
+                        diff2 = d2
+                    H[e] = v
+                    suf *= H[e2]
+            if diff2 < tol2:
+                break
+        sweeps[l] = it
+        total = 1.0 + 0.0j
+        for i in range(n):
+            prod = x
+            for e in range(indptr[i], indptr[i + 1]):
+                prod *= H[e]
+            total *= 1.0 - p_seed[i] + p_seed[i] * prod
+        out[l] = total
+
+
+
+@numba.njit(cache=True, nogil=True)
+def peeling_order(indptr, indices, keep, out):
+    """Nodes in the order in which repeatedly removing nodes of degree <= 1 removes them.
+
+    Degrees count the CSR entries with ``keep``; the nodes that are never
+    removed (the 2-core) come last, in id order.
+    """
+    n = indptr.shape[0] - 1
+    deg = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for e in range(indptr[i], indptr[i + 1]):
+            if keep[e]:
+                deg[i] += 1
+    placed = np.zeros(n, dtype=np.bool_)
+    head = 0
+    tail = 0
+    for i in range(n):
+        if deg[i] <= 1:
+            out[tail] = i
+            placed[i] = True
+            tail += 1
+    while head < tail:
+        i = out[head]
+        head += 1
+        for e in range(indptr[i], indptr[i + 1]):
+            if keep[e]:
+                j = indices[e]
+                deg[j] -= 1
+                if deg[j] <= 1 and not placed[j]:
+                    placed[j] = True
+                    out[tail] = j
+                    tail += 1
+    for i in range(n):
+        if not placed[i]:
+            out[tail] = i
+            tail += 1

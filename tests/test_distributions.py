@@ -7,13 +7,16 @@ monotonicity in the seed probability, root independence, forests as convolutions
 tests/test_distributions_sim.py.
 """
 
+import functools
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
+from cascades import distributions as dist_module
 from cascades.distributions import (
     ConditionalActivation,
     SizeDistribution,
@@ -25,7 +28,7 @@ from cascades.distributions import (
     star_size_distribution,
     total_variation,
 )
-from cascades.graphs import erdos_renyi, from_edges
+from cascades.graphs import erdos_renyi, from_edges, random_regular
 from cascades.models import (
     AbsoluteThreshold,
     FiberBundle,
@@ -351,11 +354,16 @@ def test_bp_tree_on_a_unicyclic_graph_is_close_to_enumeration():
     rows = np.repeat(np.arange(n), g.degrees)
     p_dir = {(int(a), int(b)): 0.3 for a, b in zip(rows, g.indices, strict=True)}
     want, _ = brute_icm(n, edges, p_dir, p)
-    d = size_distribution(g, IndependentCascade(0.3), p)
+    d = size_distribution(g, IndependentCascade(0.3), p, method="bp-tree")
     assert d.method == "bp-tree" and d.info["deleted_edges"] == 1 and d.info["bp_sweeps"] < 100
     tv = total_variation(d, want)
     assert 0 < tv < TV_UNICYCLIC, tv
     assert abs(d.mean - want @ np.arange(n + 1)) < 0.1
+    # the two-branch approximation (the default on graphs with cycles): no giant here, so it is its
+    # local branch, the seeds' clusters added as if they were disjoint; measured TV 0.030
+    d2 = size_distribution(g, IndependentCascade(0.3), p)
+    assert d2.method == "two-branch" and d2.info["global_weight"] < 1e-12
+    assert 0 < total_variation(d2, want) < TV_UNICYCLIC
 
 
 TV_UNICYCLIC = 0.08  # regression bound: measured TV 0.053 (the loop makes the approximation inexact)
@@ -365,9 +373,10 @@ TV_UNICYCLIC = 0.08  # regression bound: measured TV 0.053 (the loop makes the a
 @pytest.mark.parametrize("model", [IndependentCascade(0.4), FractionalThreshold(0.3)], ids=["icm", "watts"])
 def test_bp_tree_limits_on_loopy_graphs(model, fold):
     g = erdos_renyi(300, 3.0, rng=3)
-    assert size_distribution(g, model, 0.0, fold=fold).pmf[0] == pytest.approx(1.0, abs=1e-12)
-    assert size_distribution(g, model, 1.0, fold=fold).pmf[-1] == pytest.approx(1.0, abs=1e-12)
-    d = size_distribution(g, model, 0.01, fold=fold)
+    bp = functools.partial(size_distribution, method="bp-tree", fold=fold)
+    assert bp(g, model, 0.0).pmf[0] == pytest.approx(1.0, abs=1e-12)
+    assert bp(g, model, 1.0).pmf[-1] == pytest.approx(1.0, abs=1e-12)
+    d = bp(g, model, 0.01)
     assert d.method == "bp-tree" and d.info["deleted_edges"] == g.m - (g.n - d.info["components"])
     assert abs(d.pmf.sum() - 1) < 1e-12
     # on a tree the fold is irrelevant
@@ -494,3 +503,112 @@ def test_conditional_activation_keeps_finished_nodes_on_interrupt(monkeypatch):
     assert isinstance(info.value, KeyboardInterrupt)
     np.testing.assert_array_equal(part.nodes, [0, 1, 2])
     np.testing.assert_allclose(part.joint, full.joint[:, :3], atol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# the two-branch approximation on graphs with cycles
+# ---------------------------------------------------------------------------
+
+
+def local_branch(graph, model, p):
+    """The local branch alone (internal): pmf, P(no seed reaches a giant), info."""
+    plan = dist_module._plan(graph, model, p, "two-branch", 1e-12, 1000)
+    plan.method = "two-branch"  # also on forests (the local branch does not need cycles)
+    r, p_eff = dist_module._linear_response(graph, model, plan)
+    return dist_module._local_branch(graph, r, p_eff, 1e12, False)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        IndependentCascade(0.6),
+        FractionalThreshold(0.3),
+        FractionalThreshold(stats.uniform(0, 0.7)),
+        AbsoluteThreshold(1),
+    ],
+    ids=["icm", "watts", "random-phi", "absolute"],
+)
+def test_local_branch_of_one_sure_seed_on_a_tree_is_exact(model):
+    # one seed on a tree: every activation comes from a single active neighbour (the one towards the
+    # seed), so the finite linear-response cluster is the whole cascade
+    g = random_tree(70, np.random.default_rng(21))
+    for v in (0, 33):
+        p = np.zeros(g.n)
+        p[v] = 1.0
+        pmf, p_local, info = local_branch(g, model, p)
+        assert p_local == pytest.approx(1.0, abs=1e-12)
+        np.testing.assert_allclose(pmf, size_distribution(g, model, p).pmf, atol=1e-12)
+
+
+def test_two_branch_without_spreading_counts_the_seeds():
+    # w = 0 on a loopy graph: the size is the number of seeds, a Poisson-binomial law
+    g = erdos_renyi(200, 4.0, rng=5)
+    p = np.random.default_rng(6).uniform(0, 0.05, g.n)
+    want = np.ones(1)
+    for pi in p:
+        want = np.convolve(want, [1 - pi, pi])
+    d = size_distribution(g, IndependentCascade(0.0), p)
+    assert d.method == "two-branch" and d.info["global_weight"] == 0.0
+    np.testing.assert_allclose(d.pmf, want, atol=1e-12)
+
+
+@pytest.mark.parametrize("w", [0.2, 0.5, 0.8])
+def test_two_branch_global_weight_on_a_random_regular_graph(w):
+    # all messages equal by symmetry: u = 1 - w + w u^(d-1) (smallest root), P(no global) = (1 - p + p u^d)^n
+    n, d, p = 400, 4, 0.01
+    g = random_regular(n, d, rng=7)
+    u = optimize.brentq(lambda x: 1 - w + w * x ** (d - 1) - x, 0.0, 1.0 - 1e-12) if w * (d - 1) > 1 else 1.0
+    dist = size_distribution(g, IndependentCascade(w), p)
+    assert dist.info["global_weight"] == pytest.approx(1 - (1 - p + p * u**d) ** n, abs=1e-9)
+    assert dist.pmf.min() >= 0 and dist.pmf.sum() == pytest.approx(1.0, abs=1e-12)
+    if w * (d - 1) > 1:  # the global branch is the bp-tree law
+        bp = size_distribution(g, IndependentCascade(w), p, method="bp-tree")
+        local, p_local, _ = local_branch(g, IndependentCascade(w), p)
+        np.testing.assert_allclose(dist.pmf, local + (1 - p_local) * bp.pmf, atol=1e-12)
+
+
+def test_two_branch_frequencies_grow_until_no_aliasing(monkeypatch):
+    g = erdos_renyi(1500, 3.0, rng=8)
+    model = IndependentCascade(0.2)
+    a = size_distribution(g, model, 0.002)
+    assert a.info["local_frequencies"] < g.n + 1
+    monkeypatch.setattr(dist_module, "_LOCAL_FREQ0", g.n + 1)
+    b = size_distribution(g, model, 0.002)
+    assert b.info["local_frequencies"] == g.n + 1
+    np.testing.assert_allclose(a.pmf, b.pmf, atol=1e-9)
+
+
+def test_two_branch_is_the_default_on_loopy_graphs_and_exact_on_forests():
+    g = erdos_renyi(100, 3.0, rng=9)
+    assert size_distribution(g, IndependentCascade(0.3), 0.02).method == "two-branch"
+    tree = random_tree(40, np.random.default_rng(10))
+    d = size_distribution(tree, FractionalThreshold(0.3), 0.02, method="two-branch")
+    assert d.method == "tree"
+
+
+def test_two_branch_warns_when_seeds_start_cascades_together():
+    g = erdos_renyi(400, 3.0, rng=11)
+    with pytest.warns(RuntimeWarning, match="start cascades together"):
+        size_distribution(g, FractionalThreshold(0.3), 0.03)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        size_distribution(g, FractionalThreshold(0.3), 0.002)
+
+
+def test_conditional_activation_refuses_two_branch():
+    g = erdos_renyi(50, 3.0, rng=12)
+    with pytest.raises(ValueError, match="two-branch"):
+        conditional_activation(g, IndependentCascade(0.3), 0.05, method="two-branch")
+
+
+def test_two_branch_warns_when_local_clusters_are_large_enough_to_close_loops():
+    # ER n = 1000 at the upper edge of Watts' window: the local branch holds clusters of more than
+    # sqrt(n) nodes with probability 0.15, which in simulation start global cascades
+    g = erdos_renyi(1000, 5.6, rng=1)
+    with pytest.warns(RuntimeWarning, match="close loops"):
+        d = size_distribution(g, FractionalThreshold(0.18), 0.002)
+    assert 0.1 < d.info["local_large"] < 0.2 and 0.4 < d.info["global_weight"] < 0.5
+    # the ICM has no such ignition (its clusters are its outbreaks): no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        size_distribution(erdos_renyi(1000, 3.0, rng=1), IndependentCascade(0.5), 0.002)

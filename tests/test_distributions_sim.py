@@ -131,19 +131,57 @@ def test_complete_graph_closed_form_against_simulation():
 
 
 @pytest.mark.slow
-def test_bimodality_near_the_upper_boundary_of_the_watts_window():
+@pytest.mark.parametrize("n", [1000, 10000])
+def test_bimodality_near_the_upper_boundary_of_the_watts_window(n):
     # phi = 0.18 on G(n, z/n), z = 5.6 (the window's upper boundary is z ~ 5.76), two expected seeds
-    n, z, p = 1000, 5.6, 2.0 / 1000
+    z, p = 5.6, 2.0 / n
     g = erdos_renyi(n, z, rng=1)
     model = FractionalThreshold(0.18)
-    sizes = simulate_sizes(g, model, p, 4000, 14)
+    runs = 4000 if n == 1000 else 2000
+    sizes = simulate_sizes(g, model, p, runs, 14)
     small, big = (sizes < 0.1 * n).mean(), (sizes > 0.9 * n).mean()
-    # two modes: 4000 runs give each frequency to +- 0.008 (1 sd); measured 0.32 and 0.68
+    # the simulated law has two modes (measured P(small) 0.32 at n = 1000, 0.42 at n = 10^4; sd < 0.012)
     assert small > 0.2 and big > 0.5 and 1 - small - big < 0.02
-    d = size_distribution(g, model, p)
-    # the bp-tree approximation puts the upper mode where the simulation has it (within 0.5 % of n) ...
+    if n == 1000:  # the approximation flags its own weak spot here (see below)
+        with pytest.warns(RuntimeWarning, match="close loops"):
+            d = size_distribution(g, model, p)
+    else:
+        d = size_distribution(g, model, p)
+    assert d.method == "two-branch"
+    lo, hi = d.pmf[: n // 10].sum(), d.pmf[int(0.9 * n) :].sum()
+    assert lo > 0.2 and hi > 0.4 and 1 - lo - hi < 0.02  # so has the approximation
     upper = np.arange(n + 1) >= 0.9 * n
     th_mode = (np.arange(n + 1)[upper] @ d.pmf[upper]) / d.pmf[upper].sum()
     assert abs(th_mode - sizes[sizes > 0.9 * n].mean()) < 0.005 * n
-    # It does not get the weights of the two modes right (measured: all its mass in the upper mode): see
-    # the Notes of cascades.distributions.size_distribution and benchmarks/bench_distributions.py.
+    if n == 10000:
+        # the whole law, within the sampling error (measured TV 0.052). This graph is one where the
+        # local branch holds no cluster above sqrt(n) nodes; on two other draws it does, it warns, and
+        # the global weight is too small (TV 0.13 and 0.26; test_distributions.py checks the warning)
+        assert d.info["local_large"] < 0.01
+        check(d, sizes)
+    else:
+        # at n = 1000 local clusters of 20-30 nodes already close loops and ignite the global cascade,
+        # which message passing cannot see: P(small) 0.54 against 0.32 (regression bound)
+        assert abs(lo - small) < 0.25
+
+
+@pytest.mark.slow
+def test_two_branch_subcritical_icm_on_a_loopy_graph():
+    g = erdos_renyi(1000, 3.0, rng=1)
+    # z w = 0.75: no giant, the law is that of the seeds' clusters (measured TV 0.058)
+    model = IndependentCascade(0.25)
+    d = size_distribution(g, model, 0.005)
+    assert d.info["global_weight"] < 1e-9
+    check(d, simulate_sizes(g, model, 0.005, 4000, 15))
+
+
+@pytest.mark.slow
+def test_two_branch_weight_of_the_giant_outbreak():
+    g = erdos_renyi(1000, 3.0, rng=1)
+    model = IndependentCascade(0.5)  # z w = 1.5: small outbreaks or a giant one
+    runs = 4000
+    d = size_distribution(g, model, 0.002)
+    small = (simulate_sizes(g, model, 0.002, runs, 16) < 100).mean()
+    # the weight of the local branch against the simulated frequency of small outbreaks, within 5 sd
+    # (measured 0.321 vs 0.322); the shape of the upper mode is the bp-tree law's (TV 0.19, see Notes)
+    assert abs(d.pmf[:100].sum() - small) < 5 * math.sqrt(small * (1 - small) / runs)
