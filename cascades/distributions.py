@@ -804,9 +804,10 @@ def size_distribution(
     draw decides how much of the local branch lies in such clusters: a
     RuntimeWarning is given when more than 1 % of it lies above sqrt(n)
     nodes (``info["local_large"]``; 0.0006 on the first n = 10^4 graph of
-    the table, 0.05 and 0.27 on the two others, 0.15 at n = 1000). (ii) The upper mode is the bp-tree law's: for the
-    ICM its width is too small (sd 20 vs 31 nodes; the giant's size
-    fluctuations come from correlations through cycles). (iii) Dense seeds
+    the table, 0.05 and 0.27 on the two others, 0.15 at n = 1000).
+    (ii) The upper mode is the bp-tree law's: for the ICM its width is too
+    small (sd 20 vs 31 nodes; the giant's size fluctuations come from
+    correlations through cycles). (iii) Dense seeds
     start cascades together, without any giant cluster of single
     activations; the local branch cannot represent that, and a
     RuntimeWarning says so when loopy BP's mean size is more than twice
