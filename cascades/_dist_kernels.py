@@ -480,3 +480,295 @@ def peeling_order(indptr, indices, keep, out):
         if not placed[i]:
             out[tail] = i
             tail += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def icm_tree_gf_all(order, parent, ch_ptr, ch_idx, root_slot, p_seed, w_up, w_down, xs, node_slot,
+                    out_full, out_act):
+    """All-roots-at-once version of :func:`icm_tree_gf`: the joint GF of (v active, S) for every node v.
+
+    Two passes per frequency x. Upward (``order``, children first): the
+    messages B, A0, As of node i to its parent, as in :func:`icm_tree_gf`
+    (B: i not active without its parent and the parent never active; A0:
+    the part of the subtree GF with i's state towards the parent inactive;
+    As: the same with the parent active). Downward (reverse ``order``,
+    parents first): the same three messages Bd[c], A0d[c], Asd[c] sent by
+    the parent p of c to c, computed as if p were a child of c, its
+    "children" being all its tree neighbours but c (the other children's
+    upward messages and p's own downward message), with the edge
+    probabilities of the reversed edge (up: w_down[c], down: w_up[c]).
+    Prefix and suffix products over the children make the exclusion of one
+    neighbour O(1) (no division). Then every node v seen as a root with all
+    its tree neighbours as children gives pf = x prod As - (1 - p_v) x prod A0,
+    the GF of its component's size where v is active; it is written to
+    ``out_act[node_slot[v], l]`` when ``node_slot[v] >= 0``, and the full GF of
+    each component (pwf + pf at its root) to ``out_full[root_slot[r], l]``.
+    """
+    n = order.shape[0]
+    B = np.empty(n, dtype=np.complex128)
+    A0 = np.empty(n, dtype=np.complex128)
+    As = np.empty(n, dtype=np.complex128)
+    Bd = np.empty(n, dtype=np.complex128)
+    A0d = np.empty(n, dtype=np.complex128)
+    Asd = np.empty(n, dtype=np.complex128)
+    maxdeg = 0
+    for i in range(n):
+        maxdeg = max(maxdeg, ch_ptr[i + 1] - ch_ptr[i])
+    preb = np.empty(maxdeg + 1, dtype=np.complex128)
+    prea0 = np.empty(maxdeg + 1, dtype=np.complex128)
+    preas = np.empty(maxdeg + 1, dtype=np.complex128)
+    for li in range(xs.shape[0]):
+        x = xs[li]
+        for t in range(n):  # upward
+            i = order[t]
+            if parent[i] < 0:
+                continue
+            pb = 1.0 + 0.0j
+            pa0 = 1.0 + 0.0j
+            pas = 1.0 + 0.0j
+            for e in range(ch_ptr[i], ch_ptr[i + 1]):
+                c = ch_idx[e]
+                pb *= B[c]
+                pa0 *= A0[c]
+                pas *= As[c]
+            q = 1.0 - p_seed[i]
+            pwf = q * pb
+            plfp = q * x * pa0
+            pf = x * pas - plfp
+            wu = w_up[i]
+            wd = w_down[i]
+            B[i] = pwf + pf * (1.0 - wu)
+            A0[i] = pwf * (1.0 - wd) + pf * (1.0 - wu) + plfp * wd
+            As[i] = A0[i] + pf * wu
+        for t in range(n - 1, -1, -1):  # downward
+            i = order[t]
+            lo = ch_ptr[i]
+            hi = ch_ptr[i + 1]
+            d = hi - lo
+            if parent[i] >= 0:
+                preb[0] = Bd[i]
+                prea0[0] = A0d[i]
+                preas[0] = Asd[i]
+            else:
+                preb[0] = 1.0
+                prea0[0] = 1.0
+                preas[0] = 1.0
+            for k in range(d):
+                c = ch_idx[lo + k]
+                preb[k + 1] = preb[k] * B[c]
+                prea0[k + 1] = prea0[k] * A0[c]
+                preas[k + 1] = preas[k] * As[c]
+            q = 1.0 - p_seed[i]
+            # i as the root of everything
+            pwf = q * preb[d]
+            pf = x * preas[d] - q * x * prea0[d]
+            s = node_slot[i]
+            if s >= 0:
+                out_act[s, li] = pf
+            if parent[i] < 0:
+                out_full[root_slot[i], li] = pwf + pf
+            sb = 1.0 + 0.0j
+            sa0 = 1.0 + 0.0j
+            sas = 1.0 + 0.0j
+            for k in range(d - 1, -1, -1):
+                c = ch_idx[lo + k]
+                pb = preb[k] * sb
+                pa0 = prea0[k] * sa0
+                pas = preas[k] * sas
+                pwf = q * pb
+                plfp = q * x * pa0
+                pf = x * pas - plfp
+                wu = w_down[c]  # i activates c
+                wd = w_up[c]  # c activates i
+                Bd[c] = pwf + pf * (1.0 - wu)
+                A0d[c] = pwf * (1.0 - wd) + pf * (1.0 - wu) + plfp * wd
+                Asd[c] = A0d[c] + pf * wu
+                sb *= B[c]
+                sa0 *= A0[c]
+                sas *= As[c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _lumped_mul_block(P, S, cut, w, tail, out):
+    """out[:, l] <- P[:, l] * S[:, l] lumped at ``cut`` (both lumped), for l < w; ``tail`` is scratch."""
+    for l in range(w):
+        tail[cut, l] = S[cut, l]
+    for k in range(cut - 1, -1, -1):
+        for l in range(w):
+            tail[k, l] = tail[k + 1, l] + S[k, l]
+    for j in range(cut + 1):
+        for l in range(w):
+            out[j, l] = 0.0
+    for i in range(cut + 1):
+        for k in range(cut - i):
+            for l in range(w):
+                out[i + k, l] += P[i, l] * S[k, l]
+        for l in range(w):
+            out[cut, l] += P[i, l] * tail[cut - i, l]
+
+
+@numba.njit(cache=True, nogil=True)
+def _threshold_sums(pa, pi, g, base, c_i, w, acc_a, acc_b, acc_c, acc_d):
+    """The four G-weighted sums of the message rule of :func:`threshold_tree_gf` (frequencies l < w)."""
+    for l in range(w):
+        acc_a[l] = 0.0
+        acc_b[l] = 0.0
+        acc_c[l] = 0.0
+        acc_d[l] = 0.0
+    for m in range(c_i + 1):
+        gm = g[base + m]
+        g1 = g[base + min(m + 1, c_i)]
+        for l in range(w):
+            acc_a[l] += gm * pa[m, l]
+            acc_b[l] += (1.0 - gm) * pi[m, l]
+            acc_c[l] += (g1 - gm) * pa[m, l]
+            acc_d[l] += (1.0 - g1) * pi[m, l]
+
+
+@numba.njit(cache=True, nogil=True)
+def threshold_tree_gf_all(
+    order, parent, ch_ptr, ch_idx, root_slot, g_ptr, g, cut, ext_ptr, ext_q, xs, node_slot, nb,
+    out_full, out_act
+):
+    """All-roots-at-once version of :func:`threshold_tree_gf`: the joint GF of (v active, S) for every v.
+
+    Upward pass (``order``, children first): the messages A, B, C of node i
+    to its parent, as in :func:`threshold_tree_gf`. Downward pass (parents
+    first): the same messages Ad[c], Bd[c], Cd[c] sent by the parent p of c
+    to c, computed as if p were a child of c: its count polynomials
+    Pa = prod (A y + C), Pi = prod (A y + B) run over all its tree
+    neighbours but c (the other children's upward messages and p's own
+    downward message) times p's external factors (q y + 1 - q), which belong
+    to p, lumped at cut[p]. For each node the prefix products (base = the
+    external factors and the downward message, then the children in turn)
+    are stored and a running suffix product is kept; the polynomial of "all
+    but child k" is the lumped product prefix_k * suffix_{k+1} (O(cut^2)).
+    The prefix over all neighbours gives node v as a root: x sum G(m) Pa[m]
+    (v active) is written to ``out_act[node_slot[v], l]`` when
+    ``node_slot[v] >= 0``, and x sum G Pa + sum (1 - G) Pi at each root r
+    to ``out_full[root_slot[r], l]``. Frequencies in blocks of ``nb``.
+    """
+    n = order.shape[0]
+    nx = xs.shape[0]
+    nb = max(1, min(nb, nx))
+    A = np.empty((n, nb), dtype=np.complex128)
+    B = np.empty((n, nb), dtype=np.complex128)
+    C = np.empty((n, nb), dtype=np.complex128)
+    Ad = np.empty((n, nb), dtype=np.complex128)
+    Bd = np.empty((n, nb), dtype=np.complex128)
+    Cd = np.empty((n, nb), dtype=np.complex128)
+    maxcut = 0
+    maxpre = 1
+    for i in range(n):
+        maxcut = max(maxcut, cut[i])
+        maxpre = max(maxpre, (ch_ptr[i + 1] - ch_ptr[i] + 1) * (cut[i] + 1))
+    pa = np.empty((maxcut + 1, nb), dtype=np.complex128)
+    pi = np.empty((maxcut + 1, nb), dtype=np.complex128)
+    pre_a = np.empty((maxpre, nb), dtype=np.complex128)
+    pre_i = np.empty((maxpre, nb), dtype=np.complex128)
+    suf_a = np.empty((maxcut + 1, nb), dtype=np.complex128)
+    suf_i = np.empty((maxcut + 1, nb), dtype=np.complex128)
+    tail = np.empty((maxcut + 1, nb), dtype=np.complex128)
+    qa = np.empty(nb, dtype=np.complex128)
+    qb = np.empty(nb, dtype=np.complex128)
+    acc_a = np.empty(nb, dtype=np.complex128)
+    acc_b = np.empty(nb, dtype=np.complex128)
+    acc_c = np.empty(nb, dtype=np.complex128)
+    acc_d = np.empty(nb, dtype=np.complex128)
+    for start in range(0, nx, nb):
+        stop = min(start + nb, nx)
+        w = stop - start
+        x = xs[start:stop]
+        for t in range(n):  # upward
+            i = order[t]
+            if parent[i] < 0:
+                continue
+            c_i = cut[i]
+            for j in range(c_i + 1):
+                for l in range(w):
+                    pa[j, l] = 0.0
+                    pi[j, l] = 0.0
+            for l in range(w):
+                pa[0, l] = 1.0
+                pi[0, l] = 1.0
+            for e in range(ch_ptr[i], ch_ptr[i + 1]):
+                c = ch_idx[e]
+                _times_linear_block(pa[:, :w], c_i, A[c, :w], C[c, :w])
+                _times_linear_block(pi[:, :w], c_i, A[c, :w], B[c, :w])
+            for e in range(ext_ptr[i], ext_ptr[i + 1]):
+                for l in range(w):
+                    qa[l] = ext_q[e]
+                    qb[l] = 1.0 - ext_q[e]
+                _times_linear_block(pa[:, :w], c_i, qa[:w], qb[:w])
+                _times_linear_block(pi[:, :w], c_i, qa[:w], qb[:w])
+            _threshold_sums(pa, pi, g, g_ptr[i], c_i, w, acc_a, acc_b, acc_c, acc_d)
+            for l in range(w):
+                A[i, l] = x[l] * acc_a[l]
+                B[i, l] = acc_b[l]
+                C[i, l] = x[l] * acc_c[l] + acc_d[l]
+        for t in range(n - 1, -1, -1):  # downward
+            i = order[t]
+            c_i = cut[i]
+            h = c_i + 1
+            lo = ch_ptr[i]
+            d = ch_ptr[i + 1] - lo
+            base = g_ptr[i]
+            for j in range(h):
+                for l in range(w):
+                    pre_a[j, l] = 0.0
+                    pre_i[j, l] = 0.0
+            for l in range(w):
+                pre_a[0, l] = 1.0
+                pre_i[0, l] = 1.0
+            if parent[i] >= 0:
+                _times_linear_block(pre_a[0:h, :w], c_i, Ad[i, :w], Cd[i, :w])
+                _times_linear_block(pre_i[0:h, :w], c_i, Ad[i, :w], Bd[i, :w])
+            for e in range(ext_ptr[i], ext_ptr[i + 1]):
+                for l in range(w):
+                    qa[l] = ext_q[e]
+                    qb[l] = 1.0 - ext_q[e]
+                _times_linear_block(pre_a[0:h, :w], c_i, qa[:w], qb[:w])
+                _times_linear_block(pre_i[0:h, :w], c_i, qa[:w], qb[:w])
+            for k in range(d):
+                c = ch_idx[lo + k]
+                o = k * h
+                for j in range(h):
+                    for l in range(w):
+                        pre_a[o + h + j, l] = pre_a[o + j, l]
+                        pre_i[o + h + j, l] = pre_i[o + j, l]
+                _times_linear_block(pre_a[o + h:o + 2 * h, :w], c_i, A[c, :w], C[c, :w])
+                _times_linear_block(pre_i[o + h:o + 2 * h, :w], c_i, A[c, :w], B[c, :w])
+            # i as the root of everything
+            o = d * h
+            _threshold_sums(pre_a[o:o + h], pre_i[o:o + h], g, base, c_i, w, acc_a, acc_b, acc_c, acc_d)
+            s = node_slot[i]
+            if s >= 0:
+                for l in range(w):
+                    out_act[s, start + l] = x[l] * acc_a[l]
+            if parent[i] < 0:
+                for l in range(w):
+                    out_full[root_slot[i], start + l] = x[l] * acc_a[l] + acc_b[l]
+            for j in range(h):
+                for l in range(w):
+                    suf_a[j, l] = 0.0
+                    suf_i[j, l] = 0.0
+            for l in range(w):
+                suf_a[0, l] = 1.0
+                suf_i[0, l] = 1.0
+            for k in range(d - 1, -1, -1):
+                c = ch_idx[lo + k]
+                o = k * h
+                if k == d - 1:  # empty suffix
+                    _threshold_sums(pre_a[o:o + h], pre_i[o:o + h], g, base, c_i, w,
+                                    acc_a, acc_b, acc_c, acc_d)
+                else:
+                    _lumped_mul_block(pre_a[o:o + h], suf_a, c_i, w, tail, pa)
+                    _lumped_mul_block(pre_i[o:o + h], suf_i, c_i, w, tail, pi)
+                    _threshold_sums(pa, pi, g, base, c_i, w, acc_a, acc_b, acc_c, acc_d)
+                for l in range(w):
+                    Ad[c, l] = x[l] * acc_a[l]
+                    Bd[c, l] = acc_b[l]
+                    Cd[c, l] = x[l] * acc_c[l] + acc_d[l]
+                if k > 0:
+                    _times_linear_block(suf_a[0:h, :w], c_i, A[c, :w], C[c, :w])
+                    _times_linear_block(suf_i[0:h, :w], c_i, A[c, :w], B[c, :w])
