@@ -105,6 +105,47 @@ def _times_linear_block(poly, cut, a, b):
         poly[0, l] = b[l] * poly[0, l]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _children_products(i, c_i, w, ch_ptr, ch_idx, A, B, C, ext_ptr, ext_q, pa, pi, qa, qb):
+    """pa <- prod_c (A_c y + C_c), pi <- prod_c (A_c y + B_c) over the children c of i, times the external
+    factors (q y + 1 - q); lumped at ``c_i``, frequencies l < w."""
+    for j in range(c_i + 1):
+        for l in range(w):
+            pa[j, l] = 0.0
+            pi[j, l] = 0.0
+    for l in range(w):
+        pa[0, l] = 1.0
+        pi[0, l] = 1.0
+    for e in range(ch_ptr[i], ch_ptr[i + 1]):
+        c = ch_idx[e]
+        _times_linear_block(pa[:, :w], c_i, A[c, :w], C[c, :w])
+        _times_linear_block(pi[:, :w], c_i, A[c, :w], B[c, :w])
+    for e in range(ext_ptr[i], ext_ptr[i + 1]):
+        for l in range(w):
+            qa[l] = ext_q[e]
+            qb[l] = 1.0 - ext_q[e]
+        _times_linear_block(pa[:, :w], c_i, qa[:w], qb[:w])
+        _times_linear_block(pi[:, :w], c_i, qa[:w], qb[:w])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _threshold_sums(pa, pi, g, base, c_i, w, acc_a, acc_b, acc_c, acc_d):
+    """The four G-weighted sums of the message rule of :func:`threshold_tree_gf` (frequencies l < w)."""
+    for l in range(w):
+        acc_a[l] = 0.0
+        acc_b[l] = 0.0
+        acc_c[l] = 0.0
+        acc_d[l] = 0.0
+    for m in range(c_i + 1):
+        gm = g[base + m]
+        g1 = g[base + min(m + 1, c_i)]
+        for l in range(w):
+            acc_a[l] += gm * pa[m, l]
+            acc_b[l] += (1.0 - gm) * pi[m, l]
+            acc_c[l] += (g1 - gm) * pa[m, l]
+            acc_d[l] += (1.0 - g1) * pi[m, l]
+
+
 @numba.njit(cache=True, nogil=True)
 def threshold_tree_gf(
     order, parent, ch_ptr, ch_idx, root_slot, g_ptr, g, cut, ext_ptr, ext_q, xs, out_full, out_act
@@ -146,37 +187,8 @@ def threshold_tree_gf(
         for t in range(n):
             i = order[t]
             c_i = cut[i]
-            for j in range(c_i + 1):
-                for l in range(w):
-                    pa[j, l] = 0.0
-                    pi[j, l] = 0.0
-            for l in range(w):
-                pa[0, l] = 1.0
-                pi[0, l] = 1.0
-            for e in range(ch_ptr[i], ch_ptr[i + 1]):
-                c = ch_idx[e]
-                _times_linear_block(pa[:, :w], c_i, A[c, :w], C[c, :w])
-                _times_linear_block(pi[:, :w], c_i, A[c, :w], B[c, :w])
-            for e in range(ext_ptr[i], ext_ptr[i + 1]):
-                for l in range(w):
-                    qa[l] = ext_q[e]
-                    qb[l] = 1.0 - ext_q[e]
-                _times_linear_block(pa[:, :w], c_i, qa[:w], qb[:w])
-                _times_linear_block(pi[:, :w], c_i, qa[:w], qb[:w])
-            base = g_ptr[i]
-            for l in range(w):
-                acc_a[l] = 0.0
-                acc_b[l] = 0.0
-                acc_c[l] = 0.0
-                acc_d[l] = 0.0
-            for m in range(c_i + 1):
-                gm = g[base + m]
-                g1 = g[base + min(m + 1, c_i)]
-                for l in range(w):
-                    acc_a[l] += gm * pa[m, l]
-                    acc_b[l] += (1.0 - gm) * pi[m, l]
-                    acc_c[l] += (g1 - gm) * pa[m, l]
-                    acc_d[l] += (1.0 - g1) * pi[m, l]
+            _children_products(i, c_i, w, ch_ptr, ch_idx, A, B, C, ext_ptr, ext_q, pa, pi, qa, qb)
+            _threshold_sums(pa, pi, g, g_ptr[i], c_i, w, acc_a, acc_b, acc_c, acc_d)
             if parent[i] < 0:
                 s = root_slot[i]
                 for l in range(w):
@@ -608,24 +620,6 @@ def _lumped_mul_block(P, S, cut, w, tail, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _threshold_sums(pa, pi, g, base, c_i, w, acc_a, acc_b, acc_c, acc_d):
-    """The four G-weighted sums of the message rule of :func:`threshold_tree_gf` (frequencies l < w)."""
-    for l in range(w):
-        acc_a[l] = 0.0
-        acc_b[l] = 0.0
-        acc_c[l] = 0.0
-        acc_d[l] = 0.0
-    for m in range(c_i + 1):
-        gm = g[base + m]
-        g1 = g[base + min(m + 1, c_i)]
-        for l in range(w):
-            acc_a[l] += gm * pa[m, l]
-            acc_b[l] += (1.0 - gm) * pi[m, l]
-            acc_c[l] += (g1 - gm) * pa[m, l]
-            acc_d[l] += (1.0 - g1) * pi[m, l]
-
-
-@numba.njit(cache=True, nogil=True)
 def threshold_tree_gf_all(
     order, parent, ch_ptr, ch_idx, root_slot, g_ptr, g, cut, ext_ptr, ext_q, xs, node_slot, nb,
     out_full, out_act
@@ -684,23 +678,7 @@ def threshold_tree_gf_all(
             if parent[i] < 0:
                 continue
             c_i = cut[i]
-            for j in range(c_i + 1):
-                for l in range(w):
-                    pa[j, l] = 0.0
-                    pi[j, l] = 0.0
-            for l in range(w):
-                pa[0, l] = 1.0
-                pi[0, l] = 1.0
-            for e in range(ch_ptr[i], ch_ptr[i + 1]):
-                c = ch_idx[e]
-                _times_linear_block(pa[:, :w], c_i, A[c, :w], C[c, :w])
-                _times_linear_block(pi[:, :w], c_i, A[c, :w], B[c, :w])
-            for e in range(ext_ptr[i], ext_ptr[i + 1]):
-                for l in range(w):
-                    qa[l] = ext_q[e]
-                    qb[l] = 1.0 - ext_q[e]
-                _times_linear_block(pa[:, :w], c_i, qa[:w], qb[:w])
-                _times_linear_block(pi[:, :w], c_i, qa[:w], qb[:w])
+            _children_products(i, c_i, w, ch_ptr, ch_idx, A, B, C, ext_ptr, ext_q, pa, pi, qa, qb)
             _threshold_sums(pa, pi, g, g_ptr[i], c_i, w, acc_a, acc_b, acc_c, acc_d)
             for l in range(w):
                 A[i, l] = x[l] * acc_a[l]
