@@ -26,7 +26,7 @@ from cascades.distributions import (
     total_variation,
 )
 from cascades.graphs import erdos_renyi, from_edges
-from cascades.models import AbsoluteThreshold, FractionalThreshold, IndependentCascade
+from cascades.models import AbsoluteThreshold, FractionalThreshold, IndependentCascade, WeightedThreshold
 from cascades.simulation import simulate
 
 
@@ -185,3 +185,23 @@ def test_two_branch_weight_of_the_giant_outbreak():
     # the weight of the local branch against the simulated frequency of small outbreaks, within 5 sd
     # (measured 0.321 vs 0.322); the shape of the upper mode is the bp-tree law's (TV 0.19, see Notes)
     assert abs(d.pmf[:100].sum() - small) < 5 * math.sqrt(small * (1 - small) / runs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "model, z, seeds",
+    [
+        (FractionalThreshold(stats.norm(0.2, 0.05)), 4.0, 2.0),  # measured TV 0.020 (bp-tree: 0.20)
+        (FractionalThreshold(stats.norm(0.18, 0.05)), 6.0, 2.0),  # 0.010 (0.17)
+        (AbsoluteThreshold(2), 3.0, 4.0),  # no vulnerable node: the seeds' own clusters, 0.023 (0.024)
+        (WeightedThreshold(0.2, weights="exposure"), 4.0, 2.0),  # 0.008 (0.18)
+    ],
+    ids=["random-phi-z4", "random-phi-z6", "absolute", "exposure"],
+)
+def test_two_branch_threshold_models_on_loopy_graphs(model, z, seeds):
+    # inside the window, away from its edges: global cascades with probability ~0.8, the rest small
+    n = 2000
+    g = erdos_renyi(n, z, rng=4)
+    d = size_distribution(g, model, seeds / n)
+    assert d.method == "two-branch" and d.info["local_large"] < 0.01
+    check(d, simulate_sizes(g, model, seeds / n, 3000, 5))
