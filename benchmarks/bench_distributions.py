@@ -166,7 +166,7 @@ def main(argv=None):
                 "cpu_seconds": cpu,
                 "notes": (
                     f"two-branch TV {total_variation(d, e):.3f}, P(S < n/10) {d.pmf[:small].sum():.3f}, "
-                    f"global weight {d.info['global_weight']:.3f}, local_large {d.info['local_large']:.3g}, "
+                    f"global weight {d.info['global_weight']:.3f} (ignited {d.info['ignited']:.3f}), "
                     f"{d.info['local_frequencies']} frequencies x {d.info['local_sweeps']} sweeps"
                     f"{', warned: ' + '; '.join(warned) if warned else ''} | bp-tree {t_bp:.3g} s (CPU "
                     f"{cpu_bp:.3g} s) TV {total_variation(d_bp, e):.3f} | simulation ({runs} runs, "

@@ -123,9 +123,9 @@ class SizeDistribution:
     info : Mapping
         Diagnostics (e.g. the number of belief-propagation sweeps and of
         deleted edges for ``"bp-tree"``; for ``"two-branch"`` also the
-        global weight, the local branch's frequencies and sweeps, and
-        ``local_large``, its probability of more than sqrt(n) active
-        nodes).
+        global weight (``giant_weight`` + ``ignited``), the local
+        branch's frequencies and sweeps and, for threshold models, the loop
+        scale s* and loopy BP's mean size ``bp_mean``).
 
     Examples
     --------
@@ -775,8 +775,19 @@ def size_distribution(
     T(x) = prod_i (1 - p_i + p_i x prod_j H_{i->j}(x)).
     T(1) = prod_i (1 - p_i tau_i) is the probability that no seed reaches
     the giant (tau_i = 1 - prod_j H_{i->j}(1), the message-passing form of
-    Watts' global-cascade probability); the rest, 1 - T(1), is given the
-    bp-tree law (the global branch; ``info["global_weight"]``). T is
+    Watts' global-cascade probability); the rest, 1 - T(1)
+    (``info["giant_weight"]``), goes to the global branch, which has the
+    bp-tree law. Threshold models add *ignition*: a cluster of s active
+    nodes has about s^2 <k(k-1)> / (2n) outside neighbours with two active
+    neighbours, so beyond the loop scale s* = sqrt(2n / <k(k-1)>) its
+    spreading is no longer through single activations and the tree-like
+    local branch stops being self-consistent. Where loopy BP has a global
+    branch (its mean size above twice the local branch's plus 0.05 n), the
+    local-branch probability of more than s* active nodes
+    (``info["ignited"]``) is moved to the global branch too (our closure;
+    s* is derived, not fitted: 8 nodes at n = 1000 and 25 at n = 10^4 for
+    z = 5.6, where single-seed simulations show clusters of 20-30 nodes
+    starting global cascades at n = 1000). T is
     evaluated at 256 points first and at twice as many while the result
     holds more than 1e-10 in the upper half of its range (aliasing), up to
     n + 1; cost O(#points x sweeps x #edges) plus the bp-tree's when the
@@ -789,41 +800,34 @@ def size_distribution(
     ==========================================  =========  =======
     case                                        two-branch bp-tree
     ==========================================  =========  =======
-    Watts phi = 0.18, z = 5.6, n = 10^4         TV 0.052   0.416
-    (window edge; P(small): 0.44 vs sim 0.42)
-    same, two other graphs (P(small) 0.55       TV 0.13    0.46
-    and 0.69 vs sim 0.46 and 0.46; warned)      TV 0.26    0.46
-    same, n = 1000 (P(small) 0.54 vs sim 0.32)  TV 0.23    0.32
+    Watts phi = 0.18, z = 5.6 (window edge),    TV 0.052   0.42
+    n = 10^4, four graph draws (P(small)        0.067      0.46
+    0.39-0.45 vs simulated 0.42-0.51)           0.056      0.45
+                                                0.097      0.5
+    same, n = 1000 (P(small) 0.28 vs 0.32)      TV 0.057   0.32
     n = 2000, phi ~ N(0.2, 0.05), z = 4         TV 0.020   0.20
     n = 2000, phi ~ N(0.18, 0.05), z = 6        TV 0.010   0.17
     n = 2000, exposure weights, phi 0.2, z = 4  TV 0.008   0.18
     ICM z = 3, w = 0.25, five seeds             TV 0.058   0.288
     ICM z = 3, w = 0.5 (P(small) 0.321 vs .322) TV 0.19    0.45
-    Watts phi = 0.3, z = 3, 20 seeds            TV 0.55    0.52
+    Watts phi = 0.3, z = 3, 20 seeds            TV 0.52    0.52
     ==========================================  =========  =======
 
-    Where it errs: (i) in threshold models a large finite cluster closes
-    loops, and nodes with two active neighbours start the global cascade,
-    which no tree-like calculation sees: the global weight is then too
-    small. In simulation at n = 1000, clusters of 20-30 nodes already do
-    it. Near the percolation point of the vulnerable nodes the graph
-    draw decides how much of the local branch lies in such clusters: a
-    RuntimeWarning is given when more than 1 % of it lies above sqrt(n)
-    nodes (``info["local_large"]``; 0.0006 on the first n = 10^4 graph of
-    the table, 0.05 and 0.27 on the two others, 0.15 at n = 1000).
-    (ii) The upper mode is the bp-tree law's: for the ICM its width is too
-    small (sd 20 vs 31 nodes; the giant's size fluctuations come from
-    correlations through cycles). (iii) Dense seeds
-    start cascades together, without any giant cluster of single
-    activations; the local branch cannot represent that, and a
-    RuntimeWarning says so when loopy BP's mean size is more than twice
-    the approximation's (plus 0.05 n). (iv) For fixed thresholds, a cycle
-    of vulnerable nodes counts as infinite in message passing (its
-    messages stay 0), so seeds next to small vulnerable cycles are sent to
-    the global branch (ER z = 0.9, phi = 0.18: global weight 0.15, TV 0.11).
-    The same rule is what gives the n = 1000 window case its global
-    weight: there the largest vulnerable cluster (about 100 nodes, which
-    does start global cascades) has a single cycle.
+    Where it errs: (i) the ignition closure sends a little too much to the
+    global branch (P(small) 0.03-0.06 below simulation at the window
+    edge): not every cluster beyond s* starts a global cascade. It acts on
+    the total local size, so with many seeds (20 above) everything is sent
+    to the global branch and the small mode is lost. (ii) The upper mode
+    is the bp-tree law's: for the ICM its width is too small (sd 20 vs 31
+    nodes; the giant's size fluctuations come from correlations through
+    cycles). (iii) Seeds that start cascades together without a global
+    branch of BP's cannot be represented; a RuntimeWarning says so when
+    loopy BP's mean size is more than twice the approximation's (plus
+    0.05 n) while the global weight is below 0.01. (iv) For fixed
+    thresholds, a cycle of vulnerable nodes counts as infinite in message
+    passing (its messages stay 0), so seeds next to small vulnerable cycles
+    are sent to the global branch (ER z = 0.9, phi = 0.18: weight 0.15,
+    TV 0.12).
     Exact results need a tree; on loopy graphs check against simulation.
 
     References
@@ -993,29 +997,38 @@ def _two_branch(graph, model, plan: _Plan, root, max_work, bp_tol, bp_max_iter, 
     r, p_eff = _linear_response(graph, model, plan)
     local, p_local, info = _local_branch(graph, r, p_eff, max_work, progress)
     weight = max(0.0, 1.0 - p_local)
-    big = math.isqrt(plan.n) + 1  # clusters above sqrt(n) nodes close loops (see Notes)
-    large = float(local[big:].sum() / p_local) if p_local > 0 else 0.0
-    info = dict(plan.info, **info, global_weight=weight, local_large=large)
-    if plan.kind == "threshold" and weight > _GLOBAL_MIN and large > _LARGE_WARN:
-        warnings.warn(
-            f"the local branch puts probability {large:.3g} on more than {big - 1} active nodes (sqrt(n)): "
-            "message passing counts such clusters as finite, but in a threshold model they close loops and "
-            "can start the global cascade, so the global weight "
-            f"({weight:.3g}) is likely too small; check against simulation",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    info = dict(plan.info, **info, giant_weight=weight, ignited=0.0)
+    folded = False
+    if plan.kind == "threshold":
+        # ignition (see Notes): where loopy BP has a global branch, local clusters beyond the loop scale
+        # s* = sqrt(2 n / <k(k-1)>) go to it
+        _fold_plan(graph, plan, bp_tol, bp_max_iter, fold)
+        folded = True
+        k = graph.degrees.astype(np.float64)
+        pairs = float(np.mean(k * (k - 1.0))) if plan.n else 0.0
+        s_star = math.sqrt(2.0 * plan.n / pairs) if pairs > 0 else math.inf
+        info["loop_scale"] = s_star
+        local_mean = float(np.arange(local.size) @ local) / p_local if p_local > 0 else 0.0
+        if plan.info["bp_mean"] > 2.0 * local_mean + 0.05 * plan.n and s_star < plan.n:
+            cut = int(math.floor(s_star))
+            ignited = float(local[cut + 1 :].sum())
+            local = local.copy()
+            local[cut + 1 :] = 0.0
+            weight += ignited
+            info["ignited"] = ignited
+    info["global_weight"] = weight
     pmf = local
     if weight > _GLOBAL_MIN:
-        plan.method = "bp-tree"
-        _fold_loops(graph, plan, plan.keys, check_real("bp_tol", bp_tol, low=0, low_open=True),
-                    check_int("bp_max_iter", bp_max_iter, low=1), fold)
+        if not folded:
+            _fold_plan(graph, plan, bp_tol, bp_max_iter, fold)
         upper = _tree_distribution(plan, root, max_work, progress)
         pmf = pmf + weight * upper.pmf
         info.update(bp_sweeps=upper.info["bp_sweeps"], deleted_edges=upper.info["deleted_edges"],
                     bp_mean=upper.info["bp_mean"], work=info["local_work"] + upper.info["work"])
     else:
         info["work"] = info["local_work"]
+        if folded:
+            info["bp_mean"] = plan.info["bp_mean"]
     del info["local_work"]
     pmf /= pmf.sum()
     if weight < _COLLECTIVE_WEIGHT:
@@ -1023,8 +1036,12 @@ def _two_branch(graph, model, plan: _Plan, root, max_work, bp_tol, bp_max_iter, 
     return SizeDistribution(pmf, "two-branch", info)
 
 
-#: Local-branch probability of clusters above sqrt(n) nodes beyond which threshold models warn.
-_LARGE_WARN = 0.01
+def _fold_plan(graph, plan: _Plan, bp_tol, bp_max_iter, fold) -> None:
+    """Turn a two-branch plan into the bp-tree plan of its global branch (belief propagation, tree, folds)."""
+    plan.method = "bp-tree"
+    _fold_loops(graph, plan, plan.keys, check_real("bp_tol", bp_tol, low=0, low_open=True),
+                check_int("bp_max_iter", bp_max_iter, low=1), fold)
+
 
 #: Global weights below this trigger the check for cascades that only many seeds together can start.
 _COLLECTIVE_WEIGHT = 0.01

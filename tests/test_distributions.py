@@ -589,11 +589,19 @@ def test_two_branch_is_the_default_on_loopy_graphs_and_exact_on_forests():
 
 
 def test_two_branch_warns_when_seeds_start_cascades_together():
+    # the check itself: loopy BP far above the approximation's mean while its global weight is ~0
     g = erdos_renyi(400, 3.0, rng=11)
+    plan = dist_module._plan(g, FractionalThreshold(0.3), 0.03, "two-branch", 1e-12, 1000)
+    point_mass = np.zeros(g.n + 1)
+    point_mass[5] = 1.0
     with pytest.warns(RuntimeWarning, match="start cascades together"):
-        size_distribution(g, FractionalThreshold(0.3), 0.03)
+        dist_module._check_collective(g, plan, point_mass, 1e-12, 1000, {"bp_mean": 100.0})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        dist_module._check_collective(g, plan, point_mass, 1e-12, 1000, {"bp_mean": 20.0})
+        # dense seeds: the total local size passes the loop scale and is sent to the global branch
+        d = size_distribution(g, FractionalThreshold(0.3), 0.03)
+        assert d.info["ignited"] > 0.9
         size_distribution(g, FractionalThreshold(0.3), 0.002)
 
 
@@ -603,14 +611,25 @@ def test_conditional_activation_refuses_two_branch():
         conditional_activation(g, IndependentCascade(0.3), 0.05, method="two-branch")
 
 
-def test_two_branch_warns_when_local_clusters_are_large_enough_to_close_loops():
-    # ER n = 1000 at the upper edge of Watts' window: the local branch holds clusters of more than
-    # sqrt(n) nodes with probability 0.15, which in simulation start global cascades
+def test_two_branch_ignition_moves_local_clusters_beyond_the_loop_scale():
+    # ER n = 1000 at the upper edge of Watts' window: loopy BP has a global branch, so the local branch's
+    # probability of more than s* = sqrt(2 n / <k(k-1)>) active nodes goes to the global branch
     g = erdos_renyi(1000, 5.6, rng=1)
-    with pytest.warns(RuntimeWarning, match="close loops"):
-        d = size_distribution(g, FractionalThreshold(0.18), 0.002)
-    assert 0.1 < d.info["local_large"] < 0.2 and 0.4 < d.info["global_weight"] < 0.5
-    # the ICM has no such ignition (its clusters are its outbreaks): no warning
+    model = FractionalThreshold(0.18)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        size_distribution(erdos_renyi(1000, 3.0, rng=1), IndependentCascade(0.5), 0.002)
+        d = size_distribution(g, model, 0.002)
+    k = g.degrees.astype(float)
+    s_star = math.sqrt(2 * g.n / np.mean(k * (k - 1)))
+    assert d.info["loop_scale"] == pytest.approx(s_star, rel=1e-12)
+    local, p_local, _ = local_branch(g, model, 0.002)
+    cut = int(s_star)
+    assert d.info["ignited"] == pytest.approx(local[cut + 1 :].sum(), abs=1e-12)
+    assert d.info["giant_weight"] == pytest.approx(1 - p_local, abs=1e-12)
+    assert d.info["global_weight"] == pytest.approx(d.info["giant_weight"] + d.info["ignited"], abs=1e-12)
+    bp = size_distribution(g, model, 0.002, method="bp-tree")
+    kept = np.where(np.arange(g.n + 1) <= cut, local, 0.0)
+    np.testing.assert_allclose(d.pmf, kept + d.info["global_weight"] * bp.pmf, atol=1e-12)
+    # the ICM has no ignition (its clusters are its outbreaks)
+    icm = size_distribution(erdos_renyi(1000, 3.0, rng=1), IndependentCascade(0.5), 0.002)
+    assert icm.info["ignited"] == 0.0 and "loop_scale" not in icm.info

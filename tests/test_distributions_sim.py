@@ -53,6 +53,13 @@ def random_tree(n, rng):
     return from_edges([(parents[i - 1], i) for i in range(1, n)])
 
 
+def check_tv(dist, sizes):
+    """TV within the sampling tolerance (for approximations: no chi-square, whose zero-probability
+    check would reject a law that is only close)."""
+    tv = total_variation(dist, empirical_size_distribution(sizes, dist.n))
+    assert tv < tv_tolerance(dist.pmf, sizes.size), (tv, tv_tolerance(dist.pmf, sizes.size))
+
+
 def check(dist, sizes):
     n_runs = sizes.size
     emp = empirical_size_distribution(sizes, dist.n)
@@ -131,38 +138,31 @@ def test_complete_graph_closed_form_against_simulation():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n", [1000, 10000])
-def test_bimodality_near_the_upper_boundary_of_the_watts_window(n):
+@pytest.mark.parametrize("n, graph_seed", [(1000, 1), (10000, 1), (10000, 2), (10000, 3)])
+def test_bimodality_near_the_upper_boundary_of_the_watts_window(n, graph_seed):
     # phi = 0.18 on G(n, z/n), z = 5.6 (the window's upper boundary is z ~ 5.76), two expected seeds
     z, p = 5.6, 2.0 / n
-    g = erdos_renyi(n, z, rng=1)
+    g = erdos_renyi(n, z, rng=graph_seed)
     model = FractionalThreshold(0.18)
     runs = 4000 if n == 1000 else 2000
     sizes = simulate_sizes(g, model, p, runs, 14)
     small, big = (sizes < 0.1 * n).mean(), (sizes > 0.9 * n).mean()
-    # the simulated law has two modes (measured P(small) 0.32 at n = 1000, 0.42 at n = 10^4; sd < 0.012)
+    # the simulated law has two modes (measured P(small) 0.32 at n = 1000, 0.42-0.46 at n = 10^4)
     assert small > 0.2 and big > 0.5 and 1 - small - big < 0.02
-    if n == 1000:  # the approximation flags its own weak spot here (see below)
-        with pytest.warns(RuntimeWarning, match="close loops"):
-            d = size_distribution(g, model, p)
-    else:
-        d = size_distribution(g, model, p)
+    d = size_distribution(g, model, p)
     assert d.method == "two-branch"
     lo, hi = d.pmf[: n // 10].sum(), d.pmf[int(0.9 * n) :].sum()
     assert lo > 0.2 and hi > 0.4 and 1 - lo - hi < 0.02  # so has the approximation
     upper = np.arange(n + 1) >= 0.9 * n
     th_mode = (np.arange(n + 1)[upper] @ d.pmf[upper]) / d.pmf[upper].sum()
     assert abs(th_mode - sizes[sizes > 0.9 * n].mean()) < 0.005 * n
-    if n == 10000:
-        # the whole law, within the sampling error (measured TV 0.052). This graph is one where the
-        # local branch holds no cluster above sqrt(n) nodes; on two other draws it does, it warns, and
-        # the global weight is too small (TV 0.13 and 0.26; test_distributions.py checks the warning)
-        assert d.info["local_large"] < 0.01
-        check(d, sizes)
+    # the weight of the small mode: the ignition closure gives slightly too little (measured 0.03-0.04
+    # below the simulation; 5 sd of the simulated frequency is 0.04 at n = 1000, 0.055 at n = 10^4)
+    assert -0.08 < lo - small < 0.02
+    if graph_seed == 1 and n == 10000:
+        check_tv(d, sizes)  # the whole law, within the sampling error (measured TV 0.052)
     else:
-        # at n = 1000 local clusters of 20-30 nodes already close loops and ignite the global cascade,
-        # which message passing cannot see: P(small) 0.54 against 0.32 (regression bound)
-        assert abs(lo - small) < 0.25
+        assert total_variation(d, empirical_size_distribution(sizes, n)) < 0.1  # measured 0.057-0.067
 
 
 @pytest.mark.slow
@@ -172,7 +172,7 @@ def test_two_branch_subcritical_icm_on_a_loopy_graph():
     model = IndependentCascade(0.25)
     d = size_distribution(g, model, 0.005)
     assert d.info["global_weight"] < 1e-9
-    check(d, simulate_sizes(g, model, 0.005, 4000, 15))
+    check_tv(d, simulate_sizes(g, model, 0.005, 4000, 15))
 
 
 @pytest.mark.slow
@@ -203,5 +203,5 @@ def test_two_branch_threshold_models_on_loopy_graphs(model, z, seeds):
     n = 2000
     g = erdos_renyi(n, z, rng=4)
     d = size_distribution(g, model, seeds / n)
-    assert d.method == "two-branch" and d.info["local_large"] < 0.01
-    check(d, simulate_sizes(g, model, seeds / n, 3000, 5))
+    assert d.method == "two-branch" and d.info["ignited"] < 0.01
+    check_tv(d, simulate_sizes(g, model, seeds / n, 3000, 5))
