@@ -30,12 +30,13 @@ NAMES = [
     "schoenholz-depth-scales",
     "sparse-signal-propagation",
     "bridge-training",
+    "loopy-size-distributions",
 ]
 
 
 def test_registry_lists_the_figures():
     figs = cf.list_figures()
-    assert list(figs) == NAMES  # in the order of THEORY.md, Part C
+    assert list(figs) == NAMES  # in the order of THEORY.md, Part C (10: an addition of ours)
     for name in NAMES:
         rec = _base.get_recipe(name)
         assert set(rec.params) == {"quick", "full"}
@@ -219,6 +220,11 @@ def test_every_recipe_quick(name, tmp_path):
         runs = ds.sizes["run"]
         assert np.all(ds.total_variation.values <= ds.sampling_tv_bound.values
                       + math.sqrt(math.log(1e3) / (2 * runs)))
+    elif name == "loopy-size-distributions":
+        for var in ("two_branch_pmf", "bp_tree_pmf"):
+            np.testing.assert_allclose(ds[var].values.sum(axis=1), 1.0, atol=1e-9)
+        assert np.all((ds.global_weight.values >= 0) & (ds.global_weight.values <= 1))
+        assert np.all(np.isfinite(ds.tv_two_branch.values))
     elif name == "bridge-training":
         acc = ds.test_accuracy.values
         assert np.all((acc[np.isfinite(acc)] >= 0) & (acc[np.isfinite(acc)] <= 1))
