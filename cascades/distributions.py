@@ -1181,8 +1181,10 @@ def conditional_activation(
     clustering: which nodes are active in cascades of a given size. For
     each requested node v, the part of the generating function of v's
     (spanning) tree in which v is active, seen with v as the root, times
-    the full generating functions of the other components. Same models,
-    methods and approximation as :func:`size_distribution`.
+    the full generating functions of the other components. Same models as
+    :func:`size_distribution`; on graphs with cycles ``method="auto"``
+    means ``"bp-tree"`` here (the two-branch mixture has no single tree to
+    root, and ``"two-branch"`` is refused).
 
     Parameters
     ----------
