@@ -571,6 +571,37 @@ def _work(plan: _Plan, n_freq: int) -> float:
     return float(n_freq) * float(((deg + ext + 1) * (plan.cut + 1)).sum())
 
 
+def _edge_probabilities(plan: _Plan, parent: np.ndarray):
+    """ICM: (w_up[i], w_down[i]) = P(i activates its parent), P(the parent activates i); 0 at roots."""
+    n = plan.n
+    w_up = np.zeros(n)
+    w_down = np.zeros(n)
+    child = np.flatnonzero(parent >= 0)
+    par = parent[child]
+    w_up[child] = plan.p_edge[np.searchsorted(plan.keys, child * n + par)]
+    w_down[child] = plan.p_edge[np.searchsorted(plan.keys, par * n + child)]
+    return w_up, w_down
+
+
+def _blocks(n_points: int, n_blocks: int, progress: bool, desc: str):
+    """Yield (lo, hi) for ``n_blocks`` contiguous blocks of ``n_points`` frequencies, with a progress bar."""
+    bounds = np.linspace(0, n_points, max(1, min(n_blocks, n_points)) + 1).round().astype(np.int64)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=bounds.size - 1, desc=desc, unit="chunk")
+    try:
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            if hi > lo:
+                yield int(lo), int(hi)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _sweep(plan: _Plan, rooted, slot_of_root, n_slots, xs, progress=False):
     """Run the tree kernel at the points ``xs``; returns the (full, active) products per slot."""
     order, parent, ch_ptr, ch_idx, comp_roots = rooted
@@ -579,47 +610,19 @@ def _sweep(plan: _Plan, rooted, slot_of_root, n_slots, xs, progress=False):
     full = np.ones((n_slots, xs.size), dtype=np.complex128)
     act = np.ones((n_slots, xs.size), dtype=np.complex128)
     if plan.kind == "icm":
-        n = plan.n
-        has_parent = parent >= 0
-        w_up = np.zeros(n)
-        w_down = np.zeros(n)
-        child = np.flatnonzero(has_parent)
-        par = parent[child]
-        w_up[child] = plan.p_edge[np.searchsorted(plan.keys, child * n + par)]
-        w_down[child] = plan.p_edge[np.searchsorted(plan.keys, par * n + child)]
-    chunks = np.array_split(np.arange(xs.size), min(xs.size, 50)) if (progress and xs.size) else [
-        np.arange(xs.size)
-    ]
-    bar = _progress_bar(len(chunks), progress)
-    try:
-        for idx in chunks:
-            if idx.size == 0:
-                continue
-            lo, hi = int(idx[0]), int(idx[-1]) + 1
-            fv = np.ones((n_slots, hi - lo), dtype=np.complex128)
-            av = np.ones((n_slots, hi - lo), dtype=np.complex128)
-            if plan.kind == "icm":
-                _k.icm_tree_gf(order, parent, ch_ptr, ch_idx, root_slot, plan.p_seed, w_up, w_down,
-                               xs[lo:hi], fv, av)
-            else:
-                _k.threshold_tree_gf(order, parent, ch_ptr, ch_idx, root_slot, plan.g_ptr, plan.g, plan.cut,
-                                     plan.ext_ptr, plan.ext_q, xs[lo:hi], fv, av)
-            full[:, lo:hi] = fv
-            act[:, lo:hi] = av
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+        w_up, w_down = _edge_probabilities(plan, parent)
+    for lo, hi in _blocks(xs.size, 50 if progress else 1, progress, "size distribution"):
+        fv = full[:, lo:hi].copy()
+        av = act[:, lo:hi].copy()
+        if plan.kind == "icm":
+            _k.icm_tree_gf(order, parent, ch_ptr, ch_idx, root_slot, plan.p_seed, w_up, w_down,
+                           xs[lo:hi], fv, av)
+        else:
+            _k.threshold_tree_gf(order, parent, ch_ptr, ch_idx, root_slot, plan.g_ptr, plan.g, plan.cut,
+                                 plan.ext_ptr, plan.ext_q, xs[lo:hi], fv, av)
+        full[:, lo:hi] = fv
+        act[:, lo:hi] = av
     return full, act
-
-
-def _progress_bar(total: int, progress: bool):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="size distribution", unit="chunk")
 
 
 def _frequencies(n: int) -> np.ndarray:
@@ -938,17 +941,13 @@ def _local_branch(graph: Graph, r, p_seed, max_work: float, progress: bool):
     order = np.empty(n, dtype=np.int64)
     _k.peeling_order(indptr, cols, (r > 0) & (r[rev] > 0), order)
 
-    def run(xs, bar=None):
+    def run(xs, progress=False):
         messages[:] = 0.0  # x = 1 comes first: iterate from 0 to the finite-cluster fixed point
         out = np.empty(xs.size, dtype=np.complex128)
         sweeps = np.zeros(xs.size, dtype=np.int64)
-        for idx in np.array_split(np.arange(xs.size), max(1, min(xs.size, 50 if bar is not None else 1))):
-            if idx.size:
-                lo, hi = int(idx[0]), int(idx[-1]) + 1
-                _k.linear_cluster_gf(indptr, rev, r, p_seed, order, xs[lo:hi], _LOCAL_TOL, _LOCAL_MAX_ITER,
-                                     messages, out[lo:hi], sweeps[lo:hi])
-            if bar is not None:
-                bar.update(1)
+        for lo, hi in _blocks(xs.size, 50 if progress else 1, progress, "size distribution (local branch)"):
+            _k.linear_cluster_gf(indptr, rev, r, p_seed, order, xs[lo:hi], _LOCAL_TOL, _LOCAL_MAX_ITER,
+                                 messages, out[lo:hi], sweeps[lo:hi])
         if sweeps.max(initial=0) >= _LOCAL_MAX_ITER:
             warnings.warn(
                 f"the local-branch messages did not converge in {_LOCAL_MAX_ITER} sweeps at "
@@ -972,12 +971,7 @@ def _local_branch(graph: Graph, r, p_seed, max_work: float, progress: bool):
                 f"max_work = {max_work:.3g}: raise max_work if you can wait, or simulate"
             )
         xs = np.exp(-2j * np.pi * np.arange(n_freq) / L)
-        bar = _progress_bar(min(n_freq, 50), progress)
-        try:
-            out, sweeps = run(xs, bar)
-        finally:
-            if bar is not None:
-                bar.close()
+        out, sweeps = run(xs, progress)
         local = np.clip(np.fft.irfft(out, n=L), 0.0, None)
         if L >= n + 1 or local[L // 2 :].sum() <= _ALIAS_TOL:
             break
@@ -1102,44 +1096,24 @@ def _two_pass(plan: _Plan, nodes: np.ndarray, xs: np.ndarray, progress: bool):
     act = np.zeros((uniq.size, xs.size), dtype=np.complex128)
     full = np.ones((n_comp, xs.size), dtype=np.complex128)
     if plan.kind == "icm":
-        child = np.flatnonzero(parent >= 0)
-        par = parent[child]
-        w_up = np.zeros(n)
-        w_down = np.zeros(n)
-        w_up[child] = plan.p_edge[np.searchsorted(plan.keys, child * n + par)]
-        w_down[child] = plan.p_edge[np.searchsorted(plan.keys, par * n + child)]
+        w_up, w_down = _edge_probabilities(plan, parent)
         nb = 1
     else:
         n_ch = np.diff(ch_ptr)
         per_freq = 2 * int(((n_ch + 1) * (plan.cut + 1)).max(initial=1))
         nb = int(max(1, min(_k._BLOCK, _TWO_PASS_MEMORY // per_freq)))
     n_chunks = max(1, min(50, -(-xs.size // max(nb, 16))))
-    chunks = np.array_split(np.arange(xs.size), n_chunks)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(chunks), desc="conditional activation", unit="chunk")
-    try:
-        for idx in chunks:
-            if idx.size == 0:
-                continue
-            lo, hi = int(idx[0]), int(idx[-1]) + 1
-            fv = np.ones((n_comp, hi - lo), dtype=np.complex128)
-            av = np.zeros((uniq.size, hi - lo), dtype=np.complex128)
-            if plan.kind == "icm":
-                _k.icm_tree_gf_all(order, parent, ch_ptr, ch_idx, root_slot, plan.p_seed, w_up, w_down,
-                                   xs[lo:hi], node_slot, fv, av)
-            else:
-                _k.threshold_tree_gf_all(order, parent, ch_ptr, ch_idx, root_slot, plan.g_ptr, plan.g,
-                                         plan.cut, plan.ext_ptr, plan.ext_q, xs[lo:hi], node_slot, nb, fv, av)
-            full[:, lo:hi] = fv
-            act[:, lo:hi] = av
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    for lo, hi in _blocks(xs.size, n_chunks, progress, "conditional activation"):
+        fv = np.ones((n_comp, hi - lo), dtype=np.complex128)
+        av = np.zeros((uniq.size, hi - lo), dtype=np.complex128)
+        if plan.kind == "icm":
+            _k.icm_tree_gf_all(order, parent, ch_ptr, ch_idx, root_slot, plan.p_seed, w_up, w_down,
+                               xs[lo:hi], node_slot, fv, av)
+        else:
+            _k.threshold_tree_gf_all(order, parent, ch_ptr, ch_idx, root_slot, plan.g_ptr, plan.g,
+                                     plan.cut, plan.ext_ptr, plan.ext_q, xs[lo:hi], node_slot, nb, fv, av)
+        full[:, lo:hi] = fv
+        act[:, lo:hi] = av
     return act, full, labels, uniq, inv
 
 
