@@ -41,7 +41,6 @@ Conventions
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import numbers
@@ -59,6 +58,7 @@ from ._arrays import readonly
 from ._rng import as_generator
 from ._validation import check_int, check_probability, check_real
 from .graphs import Graph
+from .messages import _reverse  # rev[e]: the CSR entry paired with e, O(n + nnz)
 from .models import (
     AbsoluteThreshold,
     CascadeModel,
@@ -469,7 +469,7 @@ def _fold_loops(graph: Graph, plan: _Plan, keys: np.ndarray, tol: float, max_ite
     indptr = graph.indptr.astype(np.int64)
     cols = graph.indices.astype(np.int64)
     rows = np.repeat(np.arange(n, dtype=np.int64), graph.degrees)
-    rev = np.searchsorted(keys, cols * n + rows)
+    rev = _reverse(graph).astype(np.int64)
     q = np.zeros(graph.nnz)
     if plan.kind == "icm":
         sweeps = _k.icm_bp(indptr, rev, plan.p_seed, plan.p_edge, tol, max_iter, q)
@@ -824,9 +824,11 @@ def size_distribution(
     is the bp-tree law's: for the ICM its width is too small (sd 20 vs 31
     nodes; the giant's size fluctuations come from correlations through
     cycles). (iii) Seeds that start cascades together without a global
-    branch of BP's cannot be represented; a RuntimeWarning says so when
-    loopy BP's mean size is more than twice the approximation's (plus
-    0.05 n) while the global weight is below 0.01. (iv) For fixed
+    branch of BP's cannot be represented; for threshold models (in the ICM,
+    BP has a global branch exactly when there is a giant cluster) a
+    RuntimeWarning says so when loopy BP's mean size is more than twice
+    the approximation's (plus 0.05 n) while the global weight is below
+    0.01. (iv) For fixed
     thresholds, a cycle of vulnerable nodes counts as infinite in message
     passing (its messages stay 0), so seeds next to small vulnerable cycles
     are sent to the global branch (ER z = 0.9, phi = 0.18: weight 0.15,
@@ -931,9 +933,7 @@ def _local_branch(graph: Graph, r, p_seed, max_work: float, progress: bool):
     n = graph.n
     indptr = graph.indptr.astype(np.int64)
     cols = graph.indices.astype(np.int64)
-    rows = np.repeat(np.arange(n, dtype=np.int64), graph.degrees)
-    keys = _entry_keys(graph)
-    rev = np.searchsorted(keys, cols * n + rows)
+    rev = _reverse(graph).astype(np.int64)
     r = np.ascontiguousarray(r, dtype=np.float64)
     p_seed = np.ascontiguousarray(p_seed, dtype=np.float64)
 
@@ -1025,8 +1025,8 @@ def _two_branch(graph, model, plan: _Plan, root, max_work, bp_tol, bp_max_iter, 
             info["bp_mean"] = plan.info["bp_mean"]
     del info["local_work"]
     pmf /= pmf.sum()
-    if weight < _COLLECTIVE_WEIGHT:
-        _check_collective(graph, plan, pmf, bp_tol, bp_max_iter, info)
+    if plan.kind == "threshold" and weight < _COLLECTIVE_WEIGHT:
+        _check_collective(plan.n, pmf, info["bp_mean"])
     return SizeDistribution(pmf, "two-branch", info)
 
 
@@ -1041,19 +1041,15 @@ def _fold_plan(graph, plan: _Plan, bp_tol, bp_max_iter, fold) -> None:
 _COLLECTIVE_WEIGHT = 0.01
 
 
-def _check_collective(graph, plan: _Plan, pmf, bp_tol, bp_max_iter, info) -> None:
-    """Warn when loopy BP spreads far more than the local branch: seeds that act together (see Notes)."""
-    if "bp_mean" not in info:
-        probe = dataclasses.replace(plan, method="bp-tree", p_seed=plan.p_seed.copy(), info={})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            _fold_loops(graph, probe, plan.keys, check_real("bp_tol", bp_tol, low=0, low_open=True),
-                        check_int("bp_max_iter", bp_max_iter, low=1), "bp")
-        info["bp_mean"] = probe.info["bp_mean"]
+def _check_collective(n: int, pmf, bp_mean: float) -> None:
+    """Warn when loopy BP spreads far more than the approximation: seeds that act together (see Notes).
+
+    Threshold models only: in the ICM, BP has a global branch exactly when there is a giant cluster.
+    """
     mean = float(np.arange(pmf.size) @ pmf)
-    if info["bp_mean"] > 2.0 * mean + 0.05 * plan.n:
+    if bp_mean > 2.0 * mean + 0.05 * n:
         warnings.warn(
-            f"loopy belief propagation activates {info['bp_mean']:.4g} nodes on average, the two-branch "
+            f"loopy belief propagation activates {bp_mean:.4g} nodes on average, the two-branch "
             f"approximation {mean:.4g}: the seeds are dense enough to start cascades together, which its "
             "local branch (independent clusters of single seeds) cannot represent; check against simulation",
             RuntimeWarning,

@@ -591,14 +591,13 @@ def test_two_branch_is_the_default_on_loopy_graphs_and_exact_on_forests():
 def test_two_branch_warns_when_seeds_start_cascades_together():
     # the check itself: loopy BP far above the approximation's mean while its global weight is ~0
     g = erdos_renyi(400, 3.0, rng=11)
-    plan = dist_module._plan(g, FractionalThreshold(0.3), 0.03, "two-branch", 1e-12, 1000)
     point_mass = np.zeros(g.n + 1)
     point_mass[5] = 1.0
     with pytest.warns(RuntimeWarning, match="start cascades together"):
-        dist_module._check_collective(g, plan, point_mass, 1e-12, 1000, {"bp_mean": 100.0})
+        dist_module._check_collective(g.n, point_mass, 100.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        dist_module._check_collective(g, plan, point_mass, 1e-12, 1000, {"bp_mean": 20.0})
+        dist_module._check_collective(g.n, point_mass, 20.0)
         # dense seeds: the total local size passes the loop scale and is sent to the global branch
         d = size_distribution(g, FractionalThreshold(0.3), 0.03)
         assert d.info["ignited"] > 0.9
