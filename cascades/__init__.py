@@ -7,16 +7,20 @@ a :class:`numpy.random.Generator`), documented in :mod:`cascades._rng`.
 
 __version__ = "0.1.0"
 
-from . import bridge, campaigns, nn
+from . import bridge, campaigns, datasets, nn
 from .bridge import (
     LayerRecommendation,
+    ModuleLayers,
     Recommendation,
     TrainingComparison,
     apply_to,
     draw_masks,
     layer_densities,
+    load_torch,
     masks_from,
+    read_module,
     recommend,
+    save_torch,
     to_torch,
     train_comparison,
 )
@@ -109,6 +113,7 @@ __all__ = [
     "__version__",
     "nn",
     "bridge",
+    "datasets",
     # the bridge: architecture -> initialization and sparse topology -> PyTorch
     "recommend",
     "Recommendation",
@@ -120,6 +125,10 @@ __all__ = [
     "to_torch",
     "apply_to",
     "masks_from",
+    "read_module",
+    "ModuleLayers",
+    "save_torch",
+    "load_torch",
     # degree distributions
     "DegreeDistribution",
     "Poisson",

@@ -35,23 +35,50 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser(
         "recommend",
-        help="recommended initialization and sparse topology for an MLP (the main job)",
-        description="Recommend per-layer densities, weight and bias scales for an MLP from "
-        "signal-propagation theory (edge of chaos, corrected for sparsity), and optionally export a "
-        "masked PyTorch model.",
+        help="recommended initialization and sparse topology for an MLP or your torch model (the main job)",
+        description="Recommend per-layer densities, weight and bias scales for an MLP (widths) or a torch "
+        "model (--model FILE.py:FUNCTION) from signal-propagation theory (edge of chaos, corrected for "
+        "sparsity), and optionally export the masked PyTorch model.",
     )
     rec.add_argument(
         "widths",
         nargs="*",
         type=_nonneg_int,
-        help="layer widths n_0 ... n_L (default: 784 300 100 10, LeNet-300-100)",
+        help="layer widths n_0 ... n_L (default: 784 300 100 10, LeNet-300-100; not with --model)",
     )
-    rec.add_argument("--activation", default="relu", help="activation name, as in torch (default relu)")
+    rec.add_argument(
+        "--model",
+        default=None,
+        metavar="FILE.py:FUNCTION",
+        help="recommend for the torch.nn.Module returned by FUNCTION() (no arguments) in FILE.py",
+    )
+    rec.add_argument(
+        "--activation",
+        default=None,
+        help="activation name, as in torch (default: read from --model; relu for widths)",
+    )
     rec.add_argument("--density", type=_float, default=0.1, help="overall density in (0, 1] (default 0.1)")
     rec.add_argument(
         "--scheme", default="erk", help="layer-wise density scheme: uniform, erk, balanced, pyramidal, set"
     )
-    rec.add_argument("--sigma-b2", type=_float, default=0.0, help="bias variance sigma_b^2 (default 0)")
+    rec.add_argument(
+        "--sigma-b2",
+        type=_float,
+        default=None,
+        help="bias variance sigma_b^2 (default: recommend's, the edge-of-chaos point at q*)",
+    )
+    rec.add_argument(
+        "--q-star",
+        type=_positive_float,
+        default=None,
+        help="target fixed point q* of the mean squared pre-activation (> 0; default: recommend's)",
+    )
+    rec.add_argument(
+        "--stability",
+        choices=("nearest", "keep"),
+        default=None,
+        help="what recommend does when q* is not a stable fixed point (default: recommend's, nearest)",
+    )
     rec.add_argument("--per-neuron", action="store_true", help="scale each neuron by its own in-degree")
     rec.add_argument(
         "--weights",
@@ -59,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight law: gaussian or orthogonal (approximate isometry on sparse masks); default gaussian",
     )
     rec.add_argument("--json", default=None, help="also write the recommendation to this JSON file")
-    rec.add_argument("--torch-out", default=None, help="save a masked torch.nn.Sequential to this file")
+    rec.add_argument(
+        "--torch-out",
+        default=None,
+        help="save the masked torch model (weights, masks, recommendation) to this file; it loads with "
+        "cascades.load_torch or torch.load(..., weights_only=True)",
+    )
     rec.add_argument("--seed", type=_nonneg_int, default=0, help="seed of masks and weights (default 0)")
     rec.set_defaults(func=_cmd_recommend)
 
@@ -122,30 +154,108 @@ def _powerlaw_graph(args, rng):
     return lib.configuration_model(dist, args.n, rng=rng)
 
 
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _import_torch(option):
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(f"{option} needs PyTorch: pip install 'cascades[torch]'") from None
+    return torch
+
+
+def _one_line(exc) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _load_model(spec):
+    """Call FUNCTION() from FILE.py (``--model FILE.py:FUNCTION``); the torch.nn.Module it returns."""
+    import importlib.util
+    import os
+
+    path, sep, func = spec.rpartition(":")
+    if not sep or not path or not func:
+        raise ValueError(f"--model must be FILE.py:FUNCTION, got {spec!r}")
+    torch = _import_torch("--model")
+    if not os.path.isfile(path):
+        raise ValueError(f"--model: no such file {path!r}")
+    name = "_cascades_user_model_" + "".join(c if c.isalnum() else "_" for c in os.path.abspath(path))
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ValueError(f"--model: cannot import {path!r} (not a Python file?)")
+    user = importlib.util.module_from_spec(module_spec)
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.modules[name] = user
+    sys.path.insert(0, folder)  # the file may import its neighbours
+    try:
+        module_spec.loader.exec_module(user)
+    except Exception as exc:  # noqa: BLE001 - one line on stderr, whatever the user's file raises
+        sys.modules.pop(name, None)
+        raise ValueError(f"--model: importing {path!r} failed: {_one_line(exc)}") from None
+    finally:
+        if sys.path and sys.path[0] == folder:
+            del sys.path[0]
+    build = getattr(user, func, None)
+    if build is None:
+        raise ValueError(f"--model: {path!r} has no function {func!r}")
+    if not callable(build):
+        raise ValueError(f"--model: {func!r} in {path!r} is not callable")
+    try:
+        model = build()
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"--model: {func}() failed: {_one_line(exc)}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"--model: {func}() must return a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _recommend_kwargs(args) -> dict:
+    """recommend's keyword arguments: the always-present options, plus the optional ones the user gave."""
+    kwargs = dict(density=args.density, scheme=args.scheme, per_neuron=args.per_neuron, weights=args.weights)
+    for key in ("activation", "q_star", "sigma_b2", "stability"):
+        value = getattr(args, key)
+        if value is not None:
+            kwargs[key] = value
+    return kwargs
+
+
 def _cmd_recommend(args) -> int:
     lib = _lib()
-    widths = args.widths or [784, 300, 100, 10]
-    rec = lib.recommend(
-        widths,
-        activation=args.activation,
-        density=args.density,
-        scheme=args.scheme,
-        sigma_b2=args.sigma_b2,
-        per_neuron=args.per_neuron,
-        weights=args.weights,
-    )
+    if args.model is not None and args.widths:
+        raise ValueError("give either widths or --model, not both")
+    model = _load_model(args.model) if args.model is not None else None
+    architecture = model if model is not None else (args.widths or [784, 300, 100, 10])
+    rec = lib.recommend(architecture, **_recommend_kwargs(args))
     print(rec)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             fh.write(rec.to_json(indent=2))
         print(f"recommendation written to {args.json}")
     if args.torch_out:
-        try:
-            import torch
-        except ImportError:
-            raise ValueError("--torch-out needs PyTorch: pip install 'cascades[torch]'") from None
-        torch.save(lib.to_torch(rec, rng=args.seed), args.torch_out)
-        print(f"masked torch model saved to {args.torch_out}")
+        _import_torch("--torch-out")
+        from .bridge.export import save_torch
+
+        if model is None:
+            out = lib.to_torch(rec, rng=args.seed)
+        else:
+            out = lib.apply_to(model, rec, rng=args.seed)
+        save_torch(out, args.torch_out, recommendation=rec)
+        print(f"masked torch model saved to {args.torch_out}; load it with")
+        if model is None:
+            print(f"    model = cascades.load_torch({args.torch_out!r})    # rebuilds this MLP")
+            print("or into your own unpruned copy:")
+            print("    model = build()    # your MLP, as you always build it")
+        else:
+            func = args.model.rpartition(":")[2]
+            print(f"    model = {func}()    # from {args.model.rpartition(':')[0]}")
+        print(f"    cascades.load_torch({args.torch_out!r}, model)")
+        print(f"(plain torch: sd = torch.load({args.torch_out!r}, weights_only=True); "
+              f"model.load_state_dict(sd['state_dict']); masks in sd['masks'])")
     return 0
 
 

@@ -1,10 +1,10 @@
 """Tests of cascades.bridge (numpy side): density schemes, masks, recommend, JSON, warnings, bad input."""
 
 import math
-import sys
 
 import numpy as np
 import pytest
+from scipy import special
 
 from cascades.bridge import (
     SCHEMES,
@@ -15,7 +15,7 @@ from cascades.bridge import (
     parse_architecture,
     recommend,
 )
-from cascades.nn import critical_weight_variance, input_connectivity, sparse_signal_propagation
+from cascades.nn import critical_weight_variance, input_connectivity, q_fixed_point, sparse_signal_propagation
 
 MLP = [784, 300, 100, 10]
 CONV = [("conv2d", 3, 16, 3, 3), ("conv2d", 16, 32, 3, 3), ("linear", 32 * 8 * 8, 100), ("linear", 100, 10)]
@@ -107,34 +107,47 @@ def test_draw_masks_conv_shapes_reproducible_regular_and_flow():
 
 def test_recommend_relu_std_and_predictions():
     rec = recommend(MLP, "relu", density=0.1)
-    assert "torch" not in sys.modules or True  # recommend itself must not need torch
-    assert rec.sigma_w2 == 2.0
+    assert rec.sigma_w2 == 2.0 and rec.q_star == 2.0 and rec.point == "critical"
+    hidden, out = rec.layers[:-1], rec.layers[-1]
     for lay in rec.layers:
-        assert lay.weight_std == pytest.approx(math.sqrt(2 / (lay.density * lay.fan_in)), rel=1e-12)
+        std = math.sqrt(lay.sigma_w2 / (lay.density * lay.fan_in))
+        assert lay.weight_std == pytest.approx(std, rel=1e-12)
         assert lay.bias_std == 0.0
         assert lay.expected_in_degree == pytest.approx(lay.density * lay.fan_in)
         assert lay.dead_fraction == pytest.approx((1 - lay.density) ** lay.fan_in)
-        assert lay.chi1 == pytest.approx(1.0)
+    for lay in hidden:  # He et al. 2015 (first layer included), chi_1 = 1, q = q*
+        assert lay.sigma_w2 == 2.0 and lay.chi1 == pytest.approx(1.0) and lay.q == 2.0
+        assert lay.activation == "relu" and not lay.readout
+    # read-out: logits of variance 1, E[relu(sqrt(2) z)^2] = 1 -> sigma_w^2 = 1
+    assert out.readout and out.activation is None and out.sigma_w2 == pytest.approx(1.0) and out.q == 1.0
+    assert math.isnan(out.chi1)
     assert [lay.fan_out for lay in rec.layers] == [300, 100, 10]
     assert rec.achieved_density == pytest.approx(0.1, rel=1e-12)
     assert rec.depth_scale == math.inf and rec.trainable_depth == math.inf
-    assert rec.warnings == ()
-    # predictions agree with the library's own sparse propagation and connectivity for an MLP
-    st = sparse_signal_propagation("relu", 2.0, 0.0, MLP, rec.densities)
-    assert np.allclose([lay.q for lay in rec.layers], [s.q_mean for s in st], rtol=1e-10)
+    assert rec.warnings == () and rec.notes == ()
+    # the spread of q and the connectivity agree with the library's own sparse propagation
+    st = sparse_signal_propagation("relu", 2.0, 0.0, MLP[:3], rec.densities[:2])
+    assert np.allclose([lay.q for lay in hidden], [s.q_mean for s in st], rtol=1e-10)
+    assert np.allclose([lay.q_std for lay in hidden], [s.q_std for s in st], rtol=1e-10)
     P = input_connectivity(MLP, rec.densities)
     assert np.allclose([lay.p_connected_to_input for lay in rec.layers], P[1:], rtol=1e-12)
 
 
 def test_recommend_tanh_critical_and_per_neuron():
-    rec = recommend([50, 40, 30], "tanh", density=0.5, scheme="uniform", sigma_b2=0.05, per_neuron=True)
-    sw2 = critical_weight_variance("tanh", 0.05)
-    assert rec.sigma_w2 == pytest.approx(sw2)
-    assert rec.chi1 == pytest.approx(1.0, abs=1e-6)
+    rec = recommend([50, 40, 30], "tanh", density=0.5, scheme="uniform", sigma_b2=0.05, per_neuron=True,
+                    readout=False)
+    sw2 = critical_weight_variance("tanh", 0.05)  # brentq on chi_1(q*(sigma_w^2)) = 1: another route
+    assert rec.sigma_w2 == pytest.approx(sw2, rel=1e-8)
+    assert rec.chi1 == pytest.approx(1.0, abs=1e-9)
+    assert rec.q_star == pytest.approx(q_fixed_point("tanh", sw2, 0.05), rel=1e-8)
     assert all(lay.init_rule == "neuron" for lay in rec.layers)
-    assert rec.layers[0].bias_std == pytest.approx(math.sqrt(0.05))
-    st = sparse_signal_propagation("tanh", sw2, 0.05, [50, 40, 30], 0.5, scaling="neuron")
-    assert np.allclose([lay.q for lay in rec.layers], [s.q_mean for s in st], rtol=1e-8)
+    assert [lay.bias_std for lay in rec.layers] == pytest.approx([math.sqrt(0.05)] * 2)
+    # first layer: inputs of mean square q0 = 1 are mapped to q*
+    lay0 = rec.layers[0]
+    assert lay0.sigma_w2 * 1.0 + lay0.sigma_b2 == pytest.approx(rec.q_star, rel=1e-12)
+    assert [lay.q for lay in rec.layers] == pytest.approx([rec.q_star] * 2, rel=1e-12)
+    st = sparse_signal_propagation("tanh", lay0.sigma_w2, 0.05, [50, 40], 0.5, scaling="neuron")
+    assert lay0.q_std == pytest.approx(st[0].q_std, rel=1e-10)
 
 
 def test_json_round_trip_and_table():
@@ -151,8 +164,8 @@ def test_warnings_fire():
     rec = recommend([1000, 1000, 1000, 10], "relu", density=0.002, scheme="uniform")
     assert any("connectivity threshold" in w and w.startswith("layer 0") for w in rec.warnings)
     assert any("output layer" in w for w in rec.warnings)
-    assert any("chaotic" in w for w in recommend([10, 10], "tanh", sigma_w2=4.0).warnings)
-    assert any("ordered" in w for w in recommend([10, 10], "tanh", sigma_w2=0.5).warnings)
+    assert any("chaotic" in w for w in recommend([10, 10, 10], "tanh", sigma_w2=4.0).warnings)
+    assert any("ordered" in w for w in recommend([10, 10, 10], "tanh", sigma_w2=0.5, sigma_b2=0.1).warnings)
     rec = recommend(MLP, "relu", 0.1, "set", epsilon=1.0)
     assert any("overall density not met" in w for w in rec.warnings)
     deep = recommend([10] * 30, "tanh", sigma_w2=1.0, sigma_b2=0.05)  # 6 xi_c ~ 21.8
@@ -207,3 +220,107 @@ def test_bad_density_for_draw_masks_and_unknown_weights():
             draw_masks([10, 10], bad, rng=0)
     with pytest.raises(ValueError, match="weights"):
         recommend([10, 10], weights="xavier")
+
+
+# --------------------------------------------------------------------------------------------
+# the operating point: header and table agree, and a wide network stays there
+# --------------------------------------------------------------------------------------------
+
+ACTS = ["relu", "leaky_relu", "linear", "tanh", "erf", "sigmoid", "hardtanh", "gelu", "silu", "selu", "elu",
+        "gelu_tanh"]
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("q_star", [None, 0.5, 2.0, 10.0])
+def test_header_and_table_agree(act, q_star):
+    from cascades.nn import available_activations, expect_dphi_sq, expect_phi_sq
+
+    if act not in available_activations():
+        pytest.skip(f"{act} not in the registry")
+    rec = recommend([64, 128, 128, 128, 10], act, q_star=q_star)
+    hidden = [lay for lay in rec.layers if not lay.readout]
+    assert rec.point == "critical" and rec.kind in ("stable", "neutral")
+    for lay in hidden:  # every hidden layer at the header's q* with the header's chi_1
+        assert lay.q == rec.q_star and lay.chi1 == pytest.approx(rec.chi1, abs=1e-12)
+    assert rec.chi1 == pytest.approx(1.0, abs=1e-9)
+    # the mean-field maps, layer by layer, from inputs of mean square q0 = 1
+    q = rec.layers[0].sigma_w2 * rec.q0 + rec.layers[0].sigma_b2
+    assert q == pytest.approx(rec.q_star, rel=1e-12)
+    for lay in rec.layers[1:]:
+        q = lay.sigma_w2 * float(expect_phi_sq(act, q)) + lay.sigma_b2
+        assert q == pytest.approx(lay.q, rel=1e-9)
+    out = rec.layers[-1]
+    assert out.readout and out.q == pytest.approx(rec.readout_variance) and out.sigma_b2 == 0.0
+    assert rec.sigma_w2 * float(expect_dphi_sq(act, rec.q_star)) == pytest.approx(rec.chi1, rel=1e-12)
+    # the printed header carries the same numbers as the table
+    text = str(rec)
+    assert f"q* = {rec.q_star:.6g}" in text and f"chi_1 = {rec.chi1:.6g}" in text
+    if q_star is not None and not rec.notes:
+        assert rec.q_star == q_star
+
+
+def test_header_never_claims_criticality_the_layers_lack():
+    # tanh at sigma_b^2 = 0: the only critical point is q* = 0; the layers are ordered and say so
+    rec = recommend([784, 300, 100, 10], "tanh", sigma_b2=0.0)
+    assert rec.point == "trajectory" and rec.kind == "degenerate" and math.isnan(rec.chi1)
+    chis = [lay.chi1 for lay in rec.layers if not lay.readout]
+    assert max(chis) < 0.8 and "chi_1 = 1" not in str(rec).splitlines()[1]
+    assert any("no critical point at a finite q*" in w for w in rec.warnings)
+    qs = [lay.q for lay in rec.layers[:-1]]
+    assert qs[1] < qs[0]  # q decays towards 0
+    with pytest.raises(ValueError, match="no critical point with sigma_b2 = 0"):
+        recommend([784, 300, 100, 10], "gelu", sigma_b2=0.0)
+    # an unstable target kept on request: warned with its drift rate
+    rec = recommend([784] + [256] * 5 + [10], "gelu", stability="keep")
+    assert rec.kind == "unstable" and rec.q_star == 1.0
+    assert any("unstable" in w and "grows by that factor" in w for w in rec.warnings)
+    # moved by default, and the note says why
+    rec = recommend([784] + [256] * 5 + [10], "gelu")
+    assert rec.kind == "stable" and rec.q_star > 4 and rec.notes and "moved" in rec.notes[0]
+    # SELU at its self-normalising LeCun point: a fixed point at q* = 1, mildly chaotic, said so
+    rec = recommend([784, 256, 256, 10], "selu", sigma_w2=1.0, sigma_b2=0.0)
+    assert rec.point == "fixed" and rec.q_star == pytest.approx(1.0, abs=1e-6)
+    assert rec.chi1 == pytest.approx(1.0717, abs=2e-4) and any("chaotic" in w for w in rec.warnings)
+
+
+_PHI = {
+    "tanh": np.tanh,
+    "gelu": lambda x: x * special.ndtr(x),
+    "silu": lambda x: x * special.expit(x),
+}
+
+
+@pytest.mark.parametrize("act", ["tanh", "gelu", "silu"])
+def test_wide_network_stays_at_q_star(act):
+    """30 layers of width 1000 drawn by draw_weights keep q^l within 5 sigma of q*.
+
+    sigma_l is the finite-width prediction of the linearised length map: given layer l - 1, the
+    pre-activations of layer l are iid N(0, v_l) with v_l = sigma_w^2 m_{l-1} + sigma_b^2 and
+    m_{l-1} = mean_j phi(h_j)^2, so dv_l = s dv_{l-1} + sigma_w^2 eps with Var(eps) =
+    Var(phi(sqrt(q*) z)^2) / n and s the length map's slope at q*; the measured
+    q^l = mean_j h_j^2 = v_l chi^2_n / n adds 2 q*^2 / n. v_1 = q* exactly for an input of exact norm.
+    """
+    from cascades.bridge import draw_weights
+    from cascades.nn import gaussian_expectation
+
+    n, depth = 1000, 30
+    rec = recommend([n] * (depth + 1), act, readout=False)
+    assert rec.kind == "stable" and rec.q_slope <= 0.99 + 1e-9
+    qs, sw2, s = rec.q_star, rec.sigma_w2, rec.q_slope
+    phi = _PHI[act]
+    m2 = float(gaussian_expectation(lambda x: phi(x) ** 2, qs))
+    V = float(gaussian_expectation(lambda x: phi(x) ** 4, qs)) - m2 * m2
+    var_v = np.zeros(depth)
+    for l in range(1, depth):
+        var_v[l] = s * s * var_v[l - 1] + sw2 * sw2 * V / n
+    sigma = np.sqrt(var_v + 2 * qs * qs / n)
+    masks = draw_masks(rec.shapes, rec.densities, rng=0)
+    for seed in range(3):
+        ws, bs = draw_weights(rec, masks, rng=seed)
+        x = np.random.default_rng(100 + seed).standard_normal(n)
+        x *= math.sqrt(n * rec.q0) / np.linalg.norm(x)  # mean square exactly q0
+        for l, (w, b) in enumerate(zip(ws, bs, strict=True)):
+            h = w @ x + b
+            q = float(np.mean(h * h))
+            assert abs(q - qs) <= 5 * sigma[l], (act, seed, l, q, qs, sigma[l])
+            x = phi(h)

@@ -21,11 +21,11 @@ def test_to_torch_masked_structure():
     model = to_torch(rec, rng=0)
     assert isinstance(model, torch.nn.Sequential)
     assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
-    for lin, lay in zip(_linears(model), rec.layers, strict=True):
-        mask = lin.weight_mask
-        assert torch.all(lin.weight[mask == 0] == 0)
-        se = math.sqrt(lay.density * (1 - lay.density) / mask.numel())
-        assert abs(mask.float().mean().item() - lay.density) <= 5 * se + 1e-12
+    for lin, lay, mask in zip(_linears(model), rec.layers, masks_from(model), strict=True):
+        assert hasattr(lin, "weight_mask") == (lay.density < 1)  # dense layers keep a plain weight
+        assert np.all(lin.weight.detach().numpy()[~mask] == 0)
+        se = math.sqrt(lay.density * (1 - lay.density) / mask.size)
+        assert abs(mask.mean() - lay.density) <= 5 * se + 1e-12
     out = model(torch.randn(5, 64))
     assert out.shape == (5, 10)
 
@@ -54,9 +54,9 @@ def test_mask_survives_optimizer_step_and_remove():
 def test_weight_std_matches_recommendation():
     rec = recommend([300, 400, 10], "tanh", density=0.2, scheme="uniform", sigma_b2=0.05)
     model = to_torch(rec, rng=2, dtype=torch.float64)
-    for lin, lay in zip(_linears(model), rec.layers, strict=True):
+    for lin, lay, mask in zip(_linears(model), rec.layers, masks_from(model), strict=True):
         assert lin.weight.dtype == torch.float64
-        w = lin.weight[lin.weight_mask != 0].detach().numpy()
+        w = lin.weight.detach().numpy()[mask]
         n = w.size
         s2 = lay.weight_std**2
         # Var of the sample variance of Gaussians: 2 s^4 / (n - 1)
@@ -67,10 +67,12 @@ def test_weight_std_matches_recommendation():
 
 def test_per_neuron_rule():
     rec = recommend([400, 300], "relu", density=0.05, scheme="uniform", per_neuron=True)
+    lay = rec.layers[0]
+    sw2 = lay.weight_std**2 * lay.expected_in_degree  # the layer's sigma_w^2 (weight_std at k = E[k])
     lin = _linears(to_torch(rec, rng=4, dtype=torch.float64))[0]
     w = lin.weight.detach().numpy()
     k = lin.weight_mask.numpy().sum(axis=1)
-    z = (w**2).sum(axis=1)[k > 0] * (k[k > 0] / 2.0)  # sum of k squared N(0, 2/k) times k/2 ~ chi2_k
+    z = (w**2).sum(axis=1)[k > 0] * (k[k > 0] / sw2)  # sum of k squared N(0, sw2/k) times k/sw2 ~ chi2_k
     assert abs(z.sum() - k.sum()) <= 5 * math.sqrt(2 * k.sum())
 
 
@@ -271,3 +273,215 @@ def test_activation_without_torch_module():
 
     with pytest.raises(ValueError, match="no torch module"):
         train_comparison(activation="erf", quick=True, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# device, dtype, meta, dense layers, re-application, forward order, per-layer activations
+# ---------------------------------------------------------------------------------------------
+
+def _net(dtype=None, device=None):
+    kw = dict(dtype=dtype, device=device)
+    return torch.nn.Sequential(torch.nn.Linear(12, 24, **kw), torch.nn.ReLU(), torch.nn.Linear(24, 24, **kw),
+                               torch.nn.ReLU(), torch.nn.Linear(24, 3, **kw))
+
+
+_REC = dict(architecture=[12, 24, 24, 3], activation="relu", density=0.5, scheme="uniform")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+def test_apply_to_keeps_dtype_and_values(dtype):
+    from cascades.bridge import draw_masks, draw_weights
+
+    rec = recommend(**_REC)
+    net = apply_to(_net(dtype), rec, rng=0)
+    gen = np.random.default_rng(0)
+    masks = draw_masks(rec.shapes, rec.densities, rng=gen)
+    ws, bs = draw_weights(rec, masks, rng=gen)
+    for lin, m, w, b in zip(_linears(net), masks, ws, bs, strict=True):
+        assert lin.weight_orig.dtype == dtype and lin.weight_mask.dtype == dtype and lin.bias.dtype == dtype
+        assert lin.weight_mask.device == lin.weight_orig.device
+        assert np.array_equal(lin.weight_mask.float().numpy() != 0, m)
+        # the float64 draws rounded once to dtype
+        assert torch.equal(lin.weight_orig, torch.from_numpy(w).to(dtype))
+        assert torch.equal(lin.bias, torch.from_numpy(b).to(dtype))
+    assert net(torch.randn(4, 12, dtype=dtype)).dtype == dtype
+
+
+def test_to_torch_dtype_device_and_bad_dtype():
+    rec = recommend(**_REC)
+    model = to_torch(rec, rng=0, dtype=torch.bfloat16, device="cpu")
+    assert all(p.dtype == torch.bfloat16 and p.device.type == "cpu" for p in model.parameters())
+    with pytest.raises(ValueError, match="floating"):
+        to_torch(rec, dtype=torch.int32)
+
+
+def test_meta_structure_then_values_after_to_empty():
+    rec = recommend(**_REC)
+    meta = to_torch(rec, rng=0, device="meta")
+    ref = to_torch(rec, rng=0)
+    assert sorted(meta.state_dict()) == sorted(ref.state_dict())
+    assert all(t.is_meta for t in meta.state_dict().values())
+    with pytest.raises(ValueError, match="meta"):
+        masks_from(meta)
+    meta.to_empty(device="cpu")
+    apply_to(meta, rec, rng=0)  # now the values (the same rng: the same model)
+    for k, v in ref.state_dict().items():
+        assert torch.equal(meta.state_dict()[k], v), k
+    x = torch.randn(3, 12)
+    assert torch.equal(meta(x), ref(x))
+
+
+def test_meta_module_apply_to_structure_only():
+    rec = recommend(**_REC)
+    net = apply_to(_net(device="meta"), rec, rng=0)
+    for lin in _linears(net):
+        assert lin.weight_orig.is_meta and lin.weight_mask.is_meta
+
+
+def test_dense_layers_keep_plain_names():
+    rec = recommend([12, 24, 3], "relu", density=1.0)
+    model = to_torch(rec, rng=0)
+    assert sorted(model.state_dict()) == ["0.bias", "0.weight", "2.bias", "2.weight"]
+    assert not torch.nn.utils.prune.is_pruned(model)
+    # mixed: a sparse first layer, a dense read-out
+    rec = recommend([12, 24, 3], "relu", density=0.5, scheme="uniform", overrides={1: 1.0})
+    model = to_torch(rec, rng=0)
+    assert sorted(model.state_dict()) == ["0.bias", "0.weight_mask", "0.weight_orig", "2.bias", "2.weight"]
+
+
+def test_reapplying_draws_new_values():
+    # a second apply_to replaces the first one's values and masks, as a fresh apply_to would
+    rec = recommend(**_REC)
+    net = apply_to(apply_to(_net(), rec, rng=0), rec, rng=1)
+    fresh = apply_to(_net(), rec, rng=1)
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(net.state_dict()[k], v), k
+    dense = recommend([12, 24, 24, 3], "relu", density=1.0)
+    apply_to(net, dense, rng=2)  # pruned -> dense: the pruning is removed
+    assert not torch.nn.utils.prune.is_pruned(net)
+
+
+def test_apply_to_follows_forward_order():
+    class Backwards(torch.nn.Module):  # layers defined in the reverse of the forward order
+        def __init__(self):
+            super().__init__()
+            self.out = torch.nn.Linear(16, 2)
+            self.hidden = torch.nn.Linear(8, 16)
+
+        def forward(self, x):
+            return self.out(torch.tanh(self.hidden(x)))
+
+    from cascades.bridge.torch import layer_shapes
+
+    net = Backwards()
+    assert [s.to_tuple() for s in layer_shapes(net)] == [("linear", 8, 16), ("linear", 16, 2)]
+    rec = recommend([8, 16, 2], "tanh", density=0.5, scheme="uniform")
+    apply_to(net, rec, rng=0)
+    masks = masks_from(net)
+    assert masks[0].shape == (16, 8) and masks[1].shape == (2, 16)
+
+
+@pytest.mark.parametrize("name,cls,attr", [
+    ("relu", "ReLU", None), ("leaky_relu", "LeakyReLU", ("negative_slope", 0.01)),
+    ("leaky_relu(0.2)", "LeakyReLU", ("negative_slope", 0.2)), ("elu", "ELU", ("alpha", 1.0)),
+    ("elu(0.5)", "ELU", ("alpha", 0.5)), ("gelu", "GELU", ("approximate", "none")),
+    ("gelu_tanh", "GELU", ("approximate", "tanh")), ("silu", "SiLU", None), ("selu", "SELU", None),
+    ("hardtanh", "Hardtanh", ("min_val", -1.0)), ("linear", "Identity", None), ("sigmoid", "Sigmoid", None),
+])
+def test_activation_modules_from_registry_names(name, cls, attr):
+    from cascades.bridge.torch import _activation_module
+
+    mod = _activation_module(name)
+    assert type(mod).__name__ == cls
+    if attr is not None:
+        assert getattr(mod, attr[0]) == attr[1]
+
+
+def test_to_torch_per_layer_activations_from_a_module():
+    nn = torch.nn
+    src = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 8), nn.LeakyReLU(0.2), nn.Linear(8, 8),
+                        nn.GELU(approximate="tanh"), nn.Linear(8, 2))
+    rec = recommend(src, density=1.0)
+    model = to_torch(rec, rng=0)
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear", "LeakyReLU", "Linear", "GELU",
+                                                 "Linear"]
+    assert model[3].negative_slope == 0.2 and model[5].approximate == "tanh"
+    x = torch.randn(3, 6)
+    apply_to(src, rec, rng=0)
+    with torch.no_grad():
+        assert torch.equal(model(x), src(x))  # the same layers, the same draws
+
+
+def test_to_torch_recommendation_without_per_layer_activations():
+    # a recommendation saved before the per-layer fields existed: rec.activation after every hidden layer
+    import dataclasses
+
+    rec = recommend([6, 8, 8, 2], "tanh", density=1.0)
+    old = dataclasses.replace(rec, layers=tuple(dataclasses.replace(lay, activation=None, readout=False)
+                                                for lay in rec.layers))
+    model = to_torch(old, rng=0)
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the read-out rule and training any module
+# ---------------------------------------------------------------------------------------------
+
+
+def _expected_initial_loss(v, classes, n=400_000):
+    """E[log sum_c exp(z_c)] for z ~ N(0, v I) by Monte Carlo (E[z_y] = 0), standard error ~1e-3."""
+    z = np.random.default_rng(0).standard_normal((n, classes)) * np.sqrt(v)
+    m = z.max(axis=1)
+    return float(np.mean(m + np.log(np.exp(z - m[:, None]).sum(axis=1))))
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "gelu"])
+def test_readout_gives_logits_of_unit_variance_and_loss_near_ln_classes(act):
+    from cascades.datasets import digits
+
+    pytest.importorskip("sklearn")
+    data = digits()
+    rec = recommend([64, 256, 256, 256, 10], act, q0=data.q0)
+    x = torch.from_numpy(np.array(data.X_train, dtype=np.float32))
+    y = torch.from_numpy(np.array(data.y_train))
+    msq, loss = [], []
+    for seed in range(32):
+        with torch.no_grad():
+            z = to_torch(rec, rng=seed)(x)
+        msq.append(float((z * z).mean()))
+        loss.append(float(torch.nn.functional.cross_entropy(z, y)))
+    # E[z^2] = readout_variance = 1. The digits are strongly correlated, so within one network the
+    # logits of all samples are nearly equal: about 10 independent values per network, 320 in all,
+    # relative standard error sqrt(2 / 320) = 0.08; tolerance 3 of those
+    assert np.mean(msq) == pytest.approx(rec.readout_variance, rel=0.25)
+    # the initial loss: E[logsumexp(z)] = 2.73 for 10 classes at v = 1 (ln 10 = 2.30; the old rule,
+    # the hidden sigma_w^2 on the read-out layer, gave 2.9-4.5); sd of logsumexp ~0.35 per network,
+    # standard error 0.06 over 32, tolerance 0.2
+    assert np.mean(loss) == pytest.approx(_expected_initial_loss(1.0, 10), abs=0.2)
+
+
+def _small_cnn():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.GELU(), torch.nn.Conv2d(8, 8, 3, padding=1),
+        torch.nn.GELU(), torch.nn.Flatten(), torch.nn.Linear(8 * 8 * 8, 10))
+
+
+def test_train_comparison_on_a_module_and_the_keep_policy():
+    from cascades.bridge import train_comparison
+
+    pytest.importorskip("sklearn")
+    r = train_comparison(model=_small_cnn, density=0.5, scheme="erk", epochs=1, progress=False, rng=0,
+                         inits=("recommended", "recommended-keep", "torch-default"), optimizer="sgd",
+                         momentum=0.9, lr=0.01)
+    assert r.config["dataset"] == "digits" and r.config["layers"][0][0] == "conv2d"
+    assert r.config["q_star"] > 4 and r.config["q_star_keep"] == pytest.approx(r.config["q0"])
+    for name in r.inits:
+        assert np.all(np.isfinite(r.test_accuracy[name]))
+    # the two recommendations differ (q* moved vs kept), so do the curves
+    assert r.train_loss["recommended"][0] != r.train_loss["recommended-keep"][0]
+    with pytest.raises(ValueError, match="widths or model"):
+        train_comparison(widths=[64, 10], model=_small_cnn, progress=False)
+    with pytest.raises(ValueError, match="dataset"):
+        train_comparison(dataset="cifar", progress=False, quick=True)
+    with pytest.raises(ValueError, match="momentum"):
+        train_comparison(momentum=1.0, progress=False, quick=True)

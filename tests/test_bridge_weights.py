@@ -82,12 +82,12 @@ def test_approximate_isometry_conv_mask_and_bad_input():
 def test_dense_orthogonal_layers_singular_value_convention():
     # square: all sigma_w; wide (out < in): out values sigma_w; tall: in values sigma_w sqrt(out / in)
     rec = recommend([30, 30, 12, 40], "tanh", sigma_b2=0.05, weights="orthogonal")
-    sw = math.sqrt(rec.sigma_w2)
+    sw = [math.sqrt(lay.sigma_w2) for lay in rec.layers]  # each layer's own sigma_w^2
     ws, _ = draw_weights(rec, draw_masks(rec.shapes, 1.0, rng=0), rng=0)
     s = [np.linalg.svd(w, compute_uv=False) for w in ws]
-    assert np.allclose(s[0], sw, rtol=1e-12)
-    assert np.allclose(s[1], sw, rtol=1e-12)
-    assert np.allclose(s[2][:12], sw * math.sqrt(40 / 12), rtol=1e-12)
+    assert np.allclose(s[0], sw[0], rtol=1e-12)
+    assert np.allclose(s[1], sw[1], rtol=1e-12)
+    assert np.allclose(s[2][:12], sw[2] * math.sqrt(40 / 12), rtol=1e-12)
     for w, lay in zip(ws, rec.layers, strict=True):  # mean squared entry sigma_w^2 / fan_in, as Gaussian
         assert np.mean(w**2) == pytest.approx(lay.weight_std**2, rel=1e-12)
 
@@ -99,7 +99,7 @@ def test_masked_orthogonal_layers_scale_and_mask():
     for w, m, lay in zip(ws, masks, rec.layers, strict=True):
         assert np.all(w[~m] == 0)
         assert np.mean(w[m] ** 2) == pytest.approx(lay.weight_std**2, rel=1e-12)
-        s = np.linalg.svd(w, compute_uv=False) / math.sqrt(rec.sigma_w2)
+        s = np.linalg.svd(w, compute_uv=False) / math.sqrt(lay.sigma_w2)
         assert s.min() > 0.85 and s.max() < 1.15
     # Gaussian draws on the same mask are far from isometric
     wg, _ = draw_weights(rec, masks, rng=2, weights="gaussian")
@@ -112,22 +112,26 @@ def test_masked_orthogonal_layers_scale_and_mask():
 
 def test_recommend_orthogonal_predictions_closed_forms():
     L = 3
-    g = recommend([100, 100, 100, 100], "relu")
-    o = recommend([100, 100, 100, 100], "relu", weights="orthogonal")
+    g = recommend([100, 100, 100, 100], "relu", readout=False)
+    o = recommend([100, 100, 100, 100], "relu", weights="orthogonal", readout=False)
     # ReLU at chi_1 = 1: mu_1 = 1/2, mu_2 = 1/4 -> variance L (1 - 1 - s1) ... = 2L (Gaussian), L (orthogonal)
     assert (g.jacobian_mean, g.jacobian_variance) == (1.0, 2.0 * L)
     assert (o.jacobian_mean, o.jacobian_variance) == (1.0, 1.0 * L)
     assert o.weights == "orthogonal" and g.weights == "gaussian"
-    t = recommend([40] * 6, "tanh", sigma_b2=0.05, weights="orthogonal")
+    t = recommend([40] * 6, "tanh", sigma_b2=0.05, weights="orthogonal", readout=False)
     jm = jacobian_spectrum_moments("tanh", t.sigma_w2, 0.05, 5, weights="orthogonal")
-    assert t.jacobian_variance == pytest.approx(jm.variance, rel=1e-12)
+    # the first layer maps q0 = 1 to q*: its factor sigma_w,0^2 mu_1 scales the mean, not the shape
+    assert t.jacobian_mean == pytest.approx(t.layers[0].sigma_w2 / t.sigma_w2, rel=1e-9)
+    assert t.jacobian_variance == pytest.approx(t.jacobian_mean**2 * jm.variance, rel=1e-8)
     # the q maps are the same; on a mask the spread across units is the per-neuron rule's
     for lay_g, lay_o in zip(g.layers, o.layers, strict=True):
         assert lay_o.q == pytest.approx(lay_g.q, rel=1e-12) and lay_o.weight_std == lay_g.weight_std
     so = recommend([200, 200, 200], "tanh", 0.05, "uniform", sigma_b2=0.05, weights="orthogonal")
-    st = sparse_signal_propagation("tanh", so.sigma_w2, 0.05, [200, 200, 200], 0.05, scaling="neuron")
-    assert np.allclose([lay.q for lay in so.layers], [s.q_mean for s in st], rtol=1e-10)
-    assert np.allclose([lay.q_std for lay in so.layers], [s.q_std for s in st], rtol=1e-10)
+    lay0 = so.layers[0]
+    st = sparse_signal_propagation("tanh", lay0.sigma_w2, 0.05, [200, 200], 0.05, scaling="neuron")
+    assert lay0.q_std == pytest.approx(st[0].q_std, rel=1e-10)
+    assert lay0.q == so.q_star  # mean field; per-neuron scaling misses only the dead units' signal
+    assert st[0].q_mean == pytest.approx(so.q_star - (so.q_star - 0.05) * st[0].dead_fraction, rel=1e-10)
     assert Recommendation.from_json(so.to_json()) == so
     assert "orthogonal weights" in str(so)
 

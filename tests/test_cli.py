@@ -66,30 +66,131 @@ def test_recommend_default_and_json(tmp_path, capsys):
     assert rec == cascades.recommend([784, 300, 100, 10], density=0.1)
 
 
-def test_recommend_torch_export(tmp_path):
+def test_recommend_torch_export(tmp_path, capsys):
     torch = pytest.importorskip("torch")
     path = tmp_path / "model.pt"
-    assert (
-        main(
-            [
-                "recommend",
-                "20",
-                "30",
-                "5",
-                "--density",
-                "0.5",
-                "--activation",
-                "tanh",
-                "--torch-out",
-                str(path),
-                "--seed",
-                "3",
-            ]
-        )
-        == 0
-    )
-    model = torch.load(path, weights_only=False)
-    assert isinstance(model, torch.nn.Sequential)
+    args = ["recommend", "20", "30", "5", "--density", "0.5", "--activation", "tanh", "--seed", "3",
+            "--torch-out", str(path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"cascades.load_torch({str(path)!r}, model)" in out and "weights_only=True" in out
+    sd = torch.load(path, weights_only=True)  # loads under torch >= 2.6 defaults
+    assert sd["format"] == "cascades-torch-export"
+    rec = cascades.Recommendation.from_json(sd["recommendation"])
+    ref = cascades.to_torch(rec, rng=3)
+    model = cascades.bridge.export.load_torch(path)
+    x = torch.randn(4, 20)
+    with torch.no_grad():
+        assert torch.equal(model(x), ref(x))
+
+
+_MODEL_FILE = """
+import torch.nn as nn
+
+
+def build():
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 4))
+
+
+def not_a_module():
+    return [8, 16, 4]
+
+
+def broken():
+    raise RuntimeError("boom")
+
+
+CONSTANT = 3
+"""
+
+
+def _model_file(tmp_path):
+    path = tmp_path / "my_model.py"
+    path.write_text(_MODEL_FILE)
+    return path
+
+
+def test_recommend_model_file_and_export(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from cascades.bridge.export import load_torch
+
+    src, out_path = _model_file(tmp_path), tmp_path / "net.pt"
+    args = ["recommend", "--model", f"{src}:build", "--density", "0.5", "--scheme", "uniform", "--seed", "2",
+            "--torch-out", str(out_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "linear 8x16" in out and "model = build()" in out
+    ns = {}
+    exec(_MODEL_FILE, ns)
+    build = ns["build"]
+    rec = cascades.recommend(build(), density=0.5, scheme="uniform")
+    ref = cascades.apply_to(build(), rec, rng=2)
+    mine = load_torch(out_path, build())
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        assert torch.equal(mine(x), ref(x))
+    assert cascades.Recommendation.from_json(torch.load(out_path, weights_only=True)["recommendation"]) == rec
+
+
+@pytest.mark.parametrize("spec, extra, fragment", [
+    ("{dir}/missing.py:build", [], "no such file"),
+    ("{file}:nope", [], "has no function 'nope'"),
+    ("{file}:CONSTANT", [], "not callable"),
+    ("{file}:not_a_module", [], "must return a torch.nn.Module, got list"),
+    ("{file}:broken", [], "broken() failed: RuntimeError: boom"),
+    ("{file}", [], "FILE.py:FUNCTION"),
+    ("{file}:build", ["8", "4"], "either widths or --model"),
+    ("{dir}/bad.py:build", [], "importing"),
+])
+def test_recommend_model_errors_are_one_line(tmp_path, capsys, spec, extra, fragment):
+    pytest.importorskip("torch")
+    src = _model_file(tmp_path)
+    (tmp_path / "bad.py").write_text("import not_a_module_anywhere_xyz\n")
+    spec = spec.format(dir=tmp_path, file=src)
+    assert main(["recommend", *extra, "--model", spec]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cascades: error:") and fragment in err[0], err
+
+
+def test_recommend_passes_only_given_options(monkeypatch, capsys):
+    calls = []
+    real = cascades.recommend
+
+    def fake(architecture, **kwargs):
+        calls.append(kwargs)
+        return real(architecture, density=kwargs["density"], scheme=kwargs["scheme"])
+
+    monkeypatch.setattr(cascades, "recommend", fake)
+    assert main(["recommend", "8", "16", "4", "--density", "0.5"]) == 0
+    assert calls[-1] == {"density": 0.5, "scheme": "erk", "per_neuron": False, "weights": "gaussian"}
+    assert main(["recommend", "8", "16", "4", "--density", "0.5", "--activation", "tanh", "--q-star", "0.5",
+                 "--stability", "keep", "--sigma-b2", "0.1"]) == 0
+    kw = calls[-1]
+    assert (kw["activation"], kw["q_star"], kw["stability"], kw["sigma_b2"]) == ("tanh", 0.5, "keep", 0.1)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--q-star", "0"], "--q-star"),
+    (["--q-star", "-1"], "finite number > 0"),
+    (["--q-star", "x"], "expected a number"),
+    (["--stability", "maybe"], "invalid choice"),
+])
+def test_recommend_bad_new_options(capsys, args, fragment):
+    with pytest.raises(SystemExit) as info:
+        main(["recommend", "8", "4", *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0], err
+
+
+def test_recommend_q_star_reaches_recommend(capsys):
+    import inspect
+
+    if "q_star" not in inspect.signature(cascades.recommend).parameters:
+        pytest.skip("recommend has no q_star yet")
+    assert main(["recommend", "8", "16", "16", "4", "--activation", "tanh", "--q-star", "0.5"]) == 0
+    assert "0.5" in capsys.readouterr().out
 
 
 def test_recommend_bad_density_is_one_line():

@@ -5,17 +5,26 @@ signal statistics; :func:`draw_masks` and :func:`draw_weights` draw masks and (G
 orthogonal / approximately isometric) weights in numpy, :func:`signal_statistics` measures them;
 :func:`to_torch` and :func:`apply_to` build or initialise a masked torch model, and
 :func:`train_comparison` trains one against PyTorch's default and dense He init.
-torch is imported only when one of the torch functions is called (STYLE.md item 6).
+:func:`read_module` reads a torch module's weight layers and activations (torch.fx),
+:func:`save_torch` / :func:`load_torch` write and read weights and masks as a plain state_dict that
+loads with ``torch.load(path, weights_only=True)``. torch is imported only when one of the torch
+functions is called.
 """
 
 from .evidence import SignalStatistics, TrainingComparison, jacobian_singular_values, signal_statistics
+from .export import EXPORT_FORMAT, EXPORT_VERSION, load_torch, save_torch
 from .recommend import LayerRecommendation, Recommendation, recommend
 from .topology import SCHEMES, LayerShape, draw_masks, layer_densities, parse_architecture
-from .torch import apply_to, masks_from, to_torch, train_comparison  # torch itself: only when called
+from .torch import apply_to, masks_from, to_torch  # torch itself: only when called
+from .trace import ModuleLayers, read_module
+from .training import train_comparison
 from .weights import WEIGHT_LAWS, approximate_isometry, draw_weights, orthogonal_matrix, orthogonality_defect
 
 __all__ = [
+    "EXPORT_FORMAT",
+    "EXPORT_VERSION",
     "LayerRecommendation",
+    "ModuleLayers",
     "LayerShape",
     "Recommendation",
     "SCHEMES",
@@ -28,11 +37,14 @@ __all__ = [
     "draw_weights",
     "jacobian_singular_values",
     "layer_densities",
+    "load_torch",
     "masks_from",
     "orthogonal_matrix",
     "orthogonality_defect",
     "parse_architecture",
+    "read_module",
     "recommend",
+    "save_torch",
     "signal_statistics",
     "to_torch",
     "train_comparison",

@@ -5,7 +5,7 @@ measures what the theory of :func:`cascades.bridge.recommend` predicts: the per-
 spread across units, dead units, c^l and gradient norms; :func:`jacobian_singular_values` gives
 the input-output Jacobian's spectrum. :class:`TrainingComparison` holds the loss and accuracy
 curves of one deep sparse MLP trained from several initialisations on the same mask;
-:func:`cascades.bridge.train_comparison` (in :mod:`cascades.bridge.torch`) produces it. This
+:func:`cascades.bridge.train_comparison` (in :mod:`cascades.bridge.training`) produces it. This
 module imports neither torch nor matplotlib at import time.
 """
 
@@ -24,7 +24,7 @@ __all__ = ["TrainingComparison", "INIT_NAMES", "SignalStatistics", "signal_stati
 
 #: The initialisations :func:`cascades.bridge.train_comparison` knows, in a fixed order (the order
 #: also fixes each one's random stream, so an init's weights do not depend on which others are run).
-INIT_NAMES = ("recommended", "torch-default", "he-dense-mask", "orthogonal")
+INIT_NAMES = ("recommended", "torch-default", "he-dense-mask", "orthogonal", "recommended-keep")
 
 
 @dataclass(frozen=True, eq=False)

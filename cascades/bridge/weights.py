@@ -212,7 +212,8 @@ def draw_weights(recommendation, masks, *, rng=None, weights=None, isometry_step
     -----
     * "gaussian": N(0, weight_std^2) on the mask; with ``init_rule == "neuron"`` a unit with k
       inputs gets variance weight_std^2 E[k] / k (i.e. sigma_w^2 / k).
-    * "orthogonal", dense layer: sqrt(sigma_w^2 max(1, n_out / fan_in)) Q, Q Haar with orthonormal
+    * "orthogonal", dense layer: sqrt(sigma_w^2 max(1, n_out / fan_in)) Q (sigma_w^2 of that layer,
+      :attr:`LayerRecommendation.sigma_w2`), Q Haar with orthonormal
       rows or columns (:func:`orthogonal_matrix`). So a square layer has all singular values
       sigma_w; a wide layer (n_out < fan_in) has n_out singular values sigma_w; a tall layer
       (n_out > fan_in) has fan_in singular values sigma_w sqrt(n_out / fan_in). In every case the
@@ -248,7 +249,8 @@ def draw_weights(recommendation, masks, *, rng=None, weights=None, isometry_step
         mask = mask != 0
         m2 = mask.reshape(s.out_channels, -1)
         if law == "orthogonal":
-            w = _layer_matrix_orthogonal(m2, recommendation.sigma_w2, lay.weight_std, gen, isometry_steps)
+            sw2 = lay.sigma_w2 if math.isfinite(lay.sigma_w2) else recommendation.sigma_w2  # older JSON
+            w = _layer_matrix_orthogonal(m2, sw2, lay.weight_std, gen, isometry_steps)
             w = (w * m2).reshape(s.weight_shape)
         else:
             if lay.init_rule == "neuron":
