@@ -17,8 +17,8 @@ length map's slope there, s(q*) = sigma_w^2 d/dq E[phi^2] = E[phi'^2 + phi phi''
 (Stein's lemma), must be below one, otherwise a deviation from q* grows by the factor s per
 layer. Measured on the registry (``tests/test_nn_criticality.py`` checks these by an independent
 quadrature): at q* = 1 the slope is 0.39 for tanh, 0.86 for ELU and 0.73 for SELU (stable), but
-1.07 for GELU and 1.10 for SiLU (unstable); GELU's points are stable only for q* >~ 4.5 and SiLU's
-for q* >~ 13. Positively homogeneous activations (ReLU, leaky ReLU, linear) have a single critical
+1.07 for GELU and 1.10 for SiLU (unstable); GELU's points are stable only for q* > 3.56 and SiLU's
+for q* > 14.3. Positively homogeneous activations (ReLU, leaky ReLU, linear) have a single critical
 point (sigma_w^2 = 2 / (1 + a^2), sigma_b^2 = 0) with a line of neutral fixed points (slope 1).
 
 With sigma_b^2 fixed instead of q*, the critical point is the root of sigma_b^2(q*) = sigma_b^2.
@@ -73,9 +73,9 @@ __all__ = [
 #: A point the ``"nearest"`` policy moves to has a length-map slope at most this (a 1 % contraction
 #: of deviations from q* per layer, i.e. xi_q >= 100 layers).
 STABLE_SLOPE = 0.99
-#: What :func:`critical_point` does with an unstable target: move to the nearest stable point of
-#: the curve, or keep it (and say how fast q drifts away).
-STABILITY_POLICIES = ("nearest", "keep")
+#: What :func:`critical_point` does with an unstable target: keep it (and say how fast q drifts
+#: away), or move to the nearest stable point of the curve.
+STABILITY_POLICIES = ("keep", "nearest")
 
 # |slope - 1| below this is neutral (the homogeneous activations' line of fixed points).
 _NEUTRAL = 1e-9
@@ -294,20 +294,22 @@ def _refine(f, a: float, b: float) -> float:
                                           xtol=1e-14, rtol=1e-13, maxiter=200)))
 
 
-def _feasible_boundary(act: Activation, target: float) -> float:
-    """The q* nearest to ``target`` (in log q) where sigma_b^2 >= 0 and the slope is <= STABLE_SLOPE."""
+def _feasible_boundary(act: Activation, target: float, stable: bool) -> float:
+    """The q* nearest to ``target`` (log scale) with sigma_b^2 >= 0 (if ``stable``: slope <= STABLE_SLOPE)."""
     grid = np.unique(np.append(_GRID, target))
 
     def margin(q):
         _, sb, sl = _curve(act, np.asarray(q, dtype=float))
-        return np.minimum(sb / q, STABLE_SLOPE - sl)
+        return np.minimum(sb / q, STABLE_SLOPE - sl) if stable else sb / q
 
     m = margin(grid)
     ok = m >= 0.0
     if not np.any(ok):
+        what = f"admissible (sigma_b^2 >= 0) and stable (slope <= {STABLE_SLOPE})" if stable else \
+            "admissible (sigma_b^2 >= 0)"
         raise ValueError(
-            f"activation {act.name!r} has no admissible (sigma_b^2 >= 0) and stable (slope <= "
-            f"{STABLE_SLOPE}) point on its edge of chaos for q* in [{_Q_LO:g}, {_Q_HI:g}]"
+            f"activation {act.name!r} has no {what} point on its edge of chaos for q* in "
+            f"[{_Q_LO:g}, {_Q_HI:g}]"
         )
     idx = np.flatnonzero(ok)
     j = int(idx[np.argmin(np.abs(np.log(grid[idx]) - math.log(target)))])
@@ -328,7 +330,7 @@ def critical_point(
     *,
     q_star=None,
     sigma_b2=None,
-    stability: str = "nearest",
+    stability: str = "keep",
 ) -> CriticalPoint:
     """The operating point on the edge of chaos with a given fixed point q* or bias variance sigma_b^2.
 
@@ -342,14 +344,14 @@ def critical_point(
     sigma_b2 : float, optional
         Fix the bias variance instead (>= 0): the point is the root of sigma_b^2(q*) = sigma_b2.
         Exclusive with ``q_star``.
-    stability : {"nearest", "keep"}
-        What to do when the target q* is unstable (length-map slope > 1) or inadmissible
-        (sigma_b^2 < 0). ``"nearest"`` (default): move to the nearest point of the curve (in log q*)
-        that is admissible and has slope <= :data:`STABLE_SLOPE` (0.99); ``reason`` says why.
-        ``"keep"``: keep an unstable target (``kind == "unstable"``; the deviation from q* grows by
-        ``q_slope`` per layer) and raise for an inadmissible one. With ``sigma_b2`` fixed, the
-        stable root is preferred; an unstable one is returned (kind "unstable") only when it is the
-        only root.
+    stability : {"keep", "nearest"}
+        What to do when the target q* is unstable (length-map slope > 1). ``"keep"`` (default): keep
+        it (``kind == "unstable"``; a deviation from q* grows by ``q_slope`` per layer).
+        ``"nearest"``: move to the nearest point of the curve (in log q*) that is admissible and has
+        slope <= :data:`STABLE_SLOPE` (0.99); ``reason`` says why. A target that needs
+        sigma_b^2 < 0 (sigmoid at q* = 1) is moved either way, to the nearest admissible point
+        (with ``"nearest"``: admissible and stable). With ``sigma_b2`` fixed, the stable root is
+        preferred; an unstable one is returned (kind "unstable") only when it is the only root.
 
     Returns
     -------
@@ -359,8 +361,8 @@ def critical_point(
     ------
     ValueError
         For q* <= 0, sigma_b^2 < 0, both given, an unknown policy, an activation without an edge of
-        chaos (E[phi'^2] infinite, as for Heaviside), an inadmissible target with ``"keep"``, or a
-        sigma_b^2 with no critical point (e.g. GELU or SiLU at sigma_b^2 = 0: see Notes).
+        chaos (E[phi'^2] infinite, as for Heaviside), no admissible point at all, or a sigma_b^2
+        with no critical point (e.g. GELU or SiLU at sigma_b^2 = 0: see Notes).
 
     Notes
     -----
@@ -388,11 +390,11 @@ def critical_point(
     >>> p = critical_point("tanh", q_star=1.0)
     >>> round(p.sigma_w2, 4), round(p.sigma_b2, 4), p.kind, round(p.q_slope, 3)
     (2.1533, 0.151, 'stable', 0.391)
-    >>> p = critical_point("gelu", q_star=1.0)          # unstable at q* = 1: moved
-    >>> p.moved, round(p.q_slope, 4), p.kind
-    (True, 0.99, 'stable')
-    >>> critical_point("gelu", q_star=1.0, stability="keep").kind
+    >>> critical_point("gelu", q_star=1.0).kind            # kept, flagged
     'unstable'
+    >>> p = critical_point("gelu", q_star=1.0, stability="nearest")   # or moved
+    >>> p.moved, round(p.q_star, 3), round(p.q_slope, 4), p.kind
+    (True, 5.109, 0.99, 'stable')
     >>> round(critical_point("tanh", sigma_b2=0.05).sigma_w2, 4)   # Poole et al.'s sanity value
     1.761
     >>> critical_point("tanh", sigma_b2=0.0).kind
@@ -414,20 +416,16 @@ def critical_point(
     unstable = p.kind == "unstable"
     if admissible and (not unstable or stability == "keep"):
         return p
-    if not admissible and stability == "keep":
-        raise ValueError(
-            f"q_star = {target:g} is not on the edge of chaos of {act.name}: it needs sigma_b^2 = "
-            f"{p.sigma_b2:.4g} < 0; use stability='nearest' or a larger q_star"
-        )
-    q_new = _feasible_boundary(act, target)
-    moved = _point(act, q_new, target)
+    need_stable = stability == "nearest"
+    moved = _point(act, _feasible_boundary(act, target, need_stable), target)
     why = []
     if not admissible:
         why.append(f"q* = {target:g} needs sigma_b^2 = {p.sigma_b2:.4g} < 0")
-    if unstable:
+    if unstable and need_stable:
         why.append(f"q* = {target:g} is unstable (length-map slope {p.q_slope:.4g} > 1: a deviation from "
                    f"q* grows by that factor per layer)")
-    reason = (f"{'; '.join(why)}; moved to the nearest stable point of the {act.name} edge of chaos, "
+    which = "stable" if need_stable else "admissible"
+    reason = (f"{'; '.join(why)}; moved to the nearest {which} point of the {act.name} edge of chaos, "
               f"q* = {moved.q_star:.4g} (slope {moved.q_slope:.4g})")
     return CriticalPoint(**{**moved.__dict__, "reason": reason})
 
