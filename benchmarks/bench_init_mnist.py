@@ -14,9 +14,10 @@ What it runs: :func:`cascades.bridge.train_comparison` on :func:`cascades.datase
 * MLP 784 -> 20 hidden layers of 256 -> 10, activations relu, tanh, gelu, silu; densities 1.0, 0.1
   and 0.02 (ERK layer densities); or, with ``--cnn``, a GELU CNN of six 3x3 convolutions
   (16, 16, 32 / stride 2, 32, 32 / stride 2, 32 channels) and a linear read-out, densities 1.0 and 0.1;
-* inits on the same mask and batches: ``recommended`` (edge of chaos at q*, moved to the nearest
-  stable point for GELU / SiLU; read-out for logits of variance 1), ``recommended-keep`` (q* = 1 kept
-  even where unstable; only for gelu and silu, where it differs), ``torch-default``, ``he-dense-mask``
+* inits on the same mask and batches: ``recommended`` (edge of chaos at q* = q0 = 1, kept for GELU
+  and SiLU although unstable there; read-out for logits of variance 1), ``recommended-nearest``
+  (moved to the nearest stable point, GELU q* = 5.11, SiLU q* = 25.2; only for gelu and silu, where
+  it differs), ``torch-default``, ``he-dense-mask``
   (dense He, not corrected for the density), ``orthogonal`` (the recommendation with orthogonal /
   approximately isometric weights);
 * a fixed budget: SGD with momentum 0.9, lr 0.01, batch 64, 10 epochs, no weight decay, one torch
@@ -46,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 from cascades.bridge import train_comparison  # noqa: E402
 
-INITS = ("recommended", "recommended-keep", "torch-default", "he-dense-mask", "orthogonal")
-UNSTABLE_AT_ONE = ("gelu", "silu")  # where "recommended-keep" differs from "recommended"
+INITS = ("recommended", "recommended-nearest", "torch-default", "he-dense-mask", "orthogonal")
+UNSTABLE_AT_ONE = ("gelu", "silu")  # where "recommended-nearest" differs from "recommended"
 
 
 def gelu_cnn():
@@ -107,8 +108,8 @@ def summarize(path):
     print("  ".join(h.rjust(w) for h, w in zip(head, width, strict=True)))
     for r in rows:
         print("  ".join(v.rjust(w) for v, w in zip(r, width, strict=True)))
-    qk = {r["activation"]: (r["config"]["q_star"], r["config"].get("q_star_keep")) for r in runs}
-    print("q* (recommended / keep): " + ", ".join(f"{a} {q:.3g} / {k if k is None else f'{k:.3g}'}"
+    qk = {r["activation"]: (r["config"]["q_star"], r["config"].get("q_star_nearest")) for r in runs}
+    print("q* (recommended / nearest): " + ", ".join(f"{a} {q:.3g} / {k if k is None else f'{k:.3g}'}"
                                                  for a, (q, k) in sorted(qk.items())))
 
 
@@ -148,7 +149,7 @@ def main(argv=None):
                 key = _key(act, d, seed)
                 if key in done:
                     continue
-                inits = [n for n in INITS if n != "recommended-keep" or act in UNSTABLE_AT_ONE]
+                inits = [n for n in INITS if n != "recommended-nearest" or act in UNSTABLE_AT_ONE]
                 if args.inits:
                     inits = [n for n in inits if n in args.inits.split(",")]
                 kw = dict(dataset="mnist5k", density=d, scheme="erk", inits=inits, epochs=epochs,

@@ -75,9 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument(
         "--stability",
-        choices=("nearest", "keep"),
+        choices=("auto", "keep", "nearest"),
         default=None,
-        help="what recommend does when q* is not a stable fixed point (default: recommend's, nearest)",
+        help="what recommend does when q* is not a stable fixed point: keep it, move to the nearest stable "
+        "point, or auto (the default: keep while the drift over the hidden layers stays below 20-fold)",
     )
     rec.add_argument("--per-neuron", action="store_true", help="scale each neuron by its own in-degree")
     rec.add_argument(

@@ -240,7 +240,7 @@ def test_header_and_table_agree(act, q_star):
     rec = recommend([64, 128, 128, 128, 10], act, q_star=q_star)
     hidden = [lay for lay in rec.layers if not lay.readout]
     assert rec.point == "critical" and rec.kind in ("stable", "neutral", "unstable")
-    assert (rec.kind == "unstable") == any("unstable" in w for w in rec.warnings)
+    assert (rec.kind == "unstable") == any("unstable" in w for w in rec.notes + rec.warnings)
     for lay in hidden:  # every hidden layer at the header's q* with the header's chi_1
         assert lay.q == rec.q_star and lay.chi1 == pytest.approx(rec.chi1, abs=1e-12)
     assert rec.chi1 == pytest.approx(1.0, abs=1e-9)
@@ -271,14 +271,23 @@ def test_header_never_claims_criticality_the_layers_lack():
     assert qs[1] < qs[0]  # q decays towards 0
     with pytest.raises(ValueError, match="no critical point with sigma_b2 = 0"):
         recommend([784, 300, 100, 10], "gelu", sigma_b2=0.0)
-    # an unstable target is kept by default and warned with its drift rate
+    # an unstable target is kept by default while its drift over the hidden layers stays <= 20 ...
     rec = recommend([784] + [256] * 5 + [10], "gelu")
     assert rec.kind == "unstable" and rec.q_star == 1.0 and rec.q_slope == pytest.approx(1.067, abs=1e-3)
-    assert any("unstable" in w and "grows by that factor" in w and "x1.3" in w for w in rec.warnings)
-    # or moved on request, and the note says why
+    assert any("grows by that factor" in n and "x1.3" in n for n in rec.notes) and not rec.warnings
+    # ... moved beyond (SiLU, 39 hidden layers: 1.099^39 = 40) ...
+    deep = [784] + [256] * 40 + [10]
+    rec = recommend(deep, "silu")
+    assert rec.kind == "stable" and rec.q_star == pytest.approx(25.16, rel=1e-3)
+    assert any("x40" in n and "moved" in n for n in rec.notes)
+    # ... kept on request with a warning, or moved on request with a note
+    rec = recommend(deep, "silu", stability="keep")
+    assert rec.kind == "unstable" and any("x40" in w for w in rec.warnings)
     rec = recommend([784] + [256] * 5 + [10], "gelu", stability="nearest")
     assert rec.kind == "stable" and rec.q_star > 4 and rec.notes and "moved" in rec.notes[0]
     assert not any("unstable" in w for w in rec.warnings)
+    with pytest.raises(ValueError, match="stability"):
+        recommend([784, 10], stability="sometimes")
     # SELU at its self-normalising LeCun point: a fixed point at q* = 1, mildly chaotic, said so
     rec = recommend([784, 256, 256, 10], "selu", sigma_w2=1.0, sigma_b2=0.0)
     assert rec.point == "fixed" and rec.q_star == pytest.approx(1.0, abs=1e-6)

@@ -466,19 +466,19 @@ def _small_cnn():
         torch.nn.GELU(), torch.nn.Flatten(), torch.nn.Linear(8 * 8 * 8, 10))
 
 
-def test_train_comparison_on_a_module_and_the_keep_policy():
+def test_train_comparison_on_a_module_and_the_nearest_policy():
     from cascades.bridge import train_comparison
 
     pytest.importorskip("sklearn")
     r = train_comparison(model=_small_cnn, density=0.5, scheme="erk", epochs=1, progress=False, rng=0,
-                         inits=("recommended", "recommended-keep", "torch-default"), optimizer="sgd",
+                         inits=("recommended", "recommended-nearest", "torch-default"), optimizer="sgd",
                          momentum=0.9, lr=0.01)
     assert r.config["dataset"] == "digits" and r.config["layers"][0][0] == "conv2d"
-    assert r.config["q_star"] > 4 and r.config["q_star_keep"] == pytest.approx(r.config["q0"])
+    assert r.config["q_star"] == pytest.approx(r.config["q0"]) and r.config["q_star_nearest"] > 4
     for name in r.inits:
         assert np.all(np.isfinite(r.test_accuracy[name]))
     # the two recommendations differ (q* moved vs kept), so do the curves
-    assert r.train_loss["recommended"][0] != r.train_loss["recommended-keep"][0]
+    assert r.train_loss["recommended"][0] != r.train_loss["recommended-nearest"][0]
     with pytest.raises(ValueError, match="widths or model"):
         train_comparison(widths=[64, 10], model=_small_cnn, progress=False)
     with pytest.raises(ValueError, match="dataset"):

@@ -24,7 +24,7 @@ __all__ = ["TrainingComparison", "INIT_NAMES", "SignalStatistics", "signal_stati
 
 #: The initialisations :func:`cascades.bridge.train_comparison` knows, in a fixed order (the order
 #: also fixes each one's random stream, so an init's weights do not depend on which others are run).
-INIT_NAMES = ("recommended", "torch-default", "he-dense-mask", "orthogonal", "recommended-keep")
+INIT_NAMES = ("recommended", "torch-default", "he-dense-mask", "orthogonal", "recommended-nearest")
 
 
 @dataclass(frozen=True, eq=False)

@@ -44,7 +44,7 @@ def _init_model(name, build, recs, masks, gen, torch_seed):
 
     model = build()
     layers = _forward_order(model)
-    rec = recs["recommended-keep" if name == "recommended-keep" else "recommended"]
+    rec = recs["recommended-nearest" if name == "recommended-nearest" else "recommended"]
     pruned = [lay.density < 1 for lay in rec.layers]
     if name == "torch-default":
         with torch.random.fork_rng(devices=[]):
@@ -54,7 +54,7 @@ def _init_model(name, build, recs, masks, gen, torch_seed):
         for (_, layer), p, m in zip(layers, pruned, masks, strict=True):
             _init_layer(layer, p, m)
         return model
-    if name in ("recommended", "recommended-keep", "orthogonal"):
+    if name in ("recommended", "recommended-nearest", "orthogonal"):
         law = "orthogonal" if name == "orthogonal" else "gaussian"
         ws, bs = draw_weights(rec, masks, rng=gen, weights=law)
     else:  # he-dense-mask: He et al. (2015) for the dense layer, then masked (no density correction)
@@ -111,9 +111,10 @@ def train_comparison(
     inits : sequence of str
         Any of
 
-        * "recommended": :func:`cascades.bridge.recommend` (edge of chaos at q*, moved to the nearest
-          stable point where needed; read-out layer for logits), Gaussian weights on the mask;
-        * "recommended-keep": the same with ``stability="keep"`` (q* = q0 even where it is unstable);
+        * "recommended": :func:`cascades.bridge.recommend` (edge of chaos at q* = q0, read-out layer
+          for logits), Gaussian weights on the mask;
+        * "recommended-nearest": the same with ``stability="nearest"`` (moved to the nearest stable
+          point where q* = q0 is unstable: GELU, SiLU);
         * "orthogonal": the recommendation with ``weights="orthogonal"`` (approximate isometry on
           the mask, :func:`cascades.bridge.weights.draw_weights`);
         * "torch-default": PyTorch's default init of every layer (``reset_parameters``: uniform,
@@ -206,8 +207,8 @@ def train_comparison(
         arch, act_arg, build = widths, activation, None
     kw = dict(density=density, scheme=scheme, q0=data.q0)
     recs = {"recommended": recommend(arch, act_arg, **kw)}
-    if "recommended-keep" in inits:
-        recs["recommended-keep"] = recommend(arch, act_arg, stability="keep", **kw)
+    if "recommended-nearest" in inits:
+        recs["recommended-nearest"] = recommend(arch, act_arg, stability="nearest", **kw)
     rec = recs["recommended"]
     first, last = rec.shapes[0], rec.shapes[-1]
     image = first.kind == "conv2d"
@@ -299,7 +300,7 @@ def train_comparison(
         "n_train": int(Xtr.shape[0]), "n_test": int(Xte.shape[0]), "threads": 1,
         "torch_version": torch.__version__, "q0": float(data.q0),
         "sigma_w2": rec.sigma_w2, "sigma_b2": rec.sigma_b2, "q_star": rec.q_star,
-        "q_star_keep": recs["recommended-keep"].q_star if "recommended-keep" in recs else None,
+        "q_star_nearest": recs["recommended-nearest"].q_star if "recommended-nearest" in recs else None,
         "achieved_density": float(sum(m.sum() for m in masks) / sum(m.size for m in masks)),
         "completed_epochs": done, "interrupted": interrupted,
     }
