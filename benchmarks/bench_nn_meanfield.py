@@ -7,17 +7,25 @@ Usage (from the repository root)::
     python benchmarks/bench_nn_meanfield.py --no-reference   # numba path only (seconds)
 
 The grid is Poole's: sigma_w in [1, 5] and sigma_b in [0, 4] as standard deviations
-(``axes="std"``), default quadrature (n = 301 nodes in 1-D, n2 = 121 per axis in 2-D). Cases:
+(``axes="std"``). Quadrature: the default rules (``n=None``, ``n2=None``: in the numba path the
+trapezoid rule sized per point from q* for about 1e-9 (1-D) and 1e-8 (2-D) relative error, in
+the numpy path the panel rule of cascades.nn.activations), and, as ``tanh fixed``, the fixed
+rule that was the default before (trapezoid, n = 301 nodes in 1-D, n2 = 121 per axis in 2-D).
+Cases:
 
 * ``relu`` and ``erf``: every expectation in closed form (numpy, both methods identical);
 * ``tanh`` with ``correlations=False``: q*, chi_1 and the classification (1-D quadrature);
 * ``tanh`` with ``correlations=True``: plus c* and chi_c (2-D quadrature on the chaotic points);
-* ``gelu`` with ``correlations=True`` (no exponential shortcut: erfc at every node).
+* ``tanh fixed``: the same with n = 301, n2 = 121; its largest errors against the default rule
+  (accurate to 1e-8) are printed too;
+* ``gelu`` with ``correlations=True`` (no exponential shortcut: erfc at every node);
+* ``selu`` and ``hardtanh`` (41 x 41 only): kinked activations, whose 2-D expectations take the
+  numpy panel rule by default.
 
 Each case runs with ``method="auto"`` (the numba kernels of ``cascades/nn/_kernels.py``) and,
-unless ``--no-reference``, ``method="numpy"`` (the previous vectorised numpy path), interleaved
-in the same process, best of ``--repeats``; the numba compilation (or cache load) is timed
-separately by a first call on a 1 x 1 grid. Wall-clock and process CPU seconds are both
+unless ``--no-reference``, ``method="numpy"`` (the vectorised numpy path) with the same rule,
+interleaved in the same process, best of ``--repeats``; the numba compilation (or cache load) is
+timed separately by a first call on a 1 x 1 grid. Wall-clock and process CPU seconds are both
 recorded: on a shared machine the CPU time is the better measure. The largest differences
 between the two methods are printed too, and, for the 2-D part, the number of 2-D quadrature
 evaluations per chaotic point (independent of machine load). Results go to
@@ -75,13 +83,18 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args(argv)
     sizes = [41] if args.quick else [41, 201]
+    fixed = {"n": 301, "n2": 121}
     cases = [
         ("relu", {}),
         ("erf", {}),
         ("tanh", {"correlations": False}),
         ("tanh", {"correlations": True}),
+        ("tanh", {"correlations": True, **fixed}),
         ("gelu", {"correlations": True}),
+        ("selu", {"correlations": True}),
+        ("hardtanh", {"correlations": True}),
     ]
+    only_small = {"selu", "hardtanh"}  # numpy's 2-D panel rule: minutes at 201 x 201
     t0 = time.perf_counter()
     for name in ("tanh", "gelu"):
         phase_diagram(name, [2.0], [0.1])  # numba compilation or cache load
@@ -92,8 +105,12 @@ def main(argv=None):
     for size in sizes:
         w = np.linspace(1.0, 5.0, size)
         b = np.linspace(0.0, 4.0, size)
+        accurate = {}  # default-rule numba results, the yardstick of the fixed rule
         for name, kw in cases:
-            row = {"activation": name, "grid": f"{size}x{size}", "correlations": kw.get("correlations", True)}
+            if size > 41 and name in only_small:
+                continue
+            row = {"activation": name, "grid": f"{size}x{size}", "correlations": kw.get("correlations", True),
+                   "rule": "fixed n=301, n2=121" if "n" in kw else "default"}
             methods = ["auto"] if args.no_reference else ["auto", "numpy"]
             out = {}
             for method in methods:
@@ -110,6 +127,13 @@ def main(argv=None):
                     chaotic = int(np.count_nonzero(pd.c_star < 1))
                     row["evals_per_chaotic_point"] = round(mf._LAST_C_EVALS[0] / max(chaotic, 1), 3)
             pd = out["auto"]
+            if "n" not in kw and row["correlations"]:
+                accurate[name] = pd
+            elif name in accurate:
+                ref = accurate[name]
+                row["fixed_rule_err_chi1"] = max_diff(pd.chi1, ref.chi1, True)
+                row["fixed_rule_err_c_star"] = max_diff(pd.c_star, ref.c_star, False)
+                row["fixed_rule_err_chi_c"] = max_diff(pd.chi_c, ref.chi_c, True)
             row["chaotic_fraction"] = round(float(pd.chaotic.mean()), 4)
             row["max_q_star"] = float(np.nanmax(np.where(np.isfinite(pd.q_star), pd.q_star, np.nan)))
             if "numpy" in out:
@@ -121,7 +145,8 @@ def main(argv=None):
                 row["max_abs_diff_c_star"] = max_diff(pd.c_star, ref.c_star, False)
                 row["max_rel_diff_chi_c"] = max_diff(pd.chi_c, ref.chi_c, True)
             rows.append(row)
-            line = (f"{name:5s} {size:4d}x{size:<4d} correlations={row['correlations']!s:5s} "
+            label = name + (" fixed" if "n" in kw else "")
+            line = (f"{label:10s} {size:4d}x{size:<4d} correlations={row['correlations']!s:5s} "
                     f"numba {row['seconds_auto']:8.2f} s (cpu {row['cpu_seconds_auto']:7.2f})")
             if "numpy" in out:
                 line += (f"  numpy {row['seconds_numpy']:8.2f} s (cpu {row['cpu_seconds_numpy']:7.2f})"
@@ -130,6 +155,9 @@ def main(argv=None):
                          f" c* {row['max_abs_diff_c_star']:.1e} chi_c {row['max_rel_diff_chi_c']:.1e}")
             if "evals_per_chaotic_point" in row:
                 line += f"  2-D evals/chaotic point {row['evals_per_chaotic_point']}"
+            if "fixed_rule_err_chi_c" in row:
+                line += (f"  errors of the fixed rule: chi1 {row['fixed_rule_err_chi1']:.1e}"
+                         f" c* {row['fixed_rule_err_c_star']:.1e} chi_c {row['fixed_rule_err_chi_c']:.1e}")
             print(line, flush=True)
     result = {
         "machine": {

@@ -1,8 +1,9 @@
 """Activations: registry, derivatives, closed-form Gaussian kernels against quadrature.
 
-Tolerances: closed forms vs scipy.integrate.quad / high-order quadrature at 1e-10 (tier a) for
-smooth integrands; Gauss-Hermite/trapezoid on kinked activations is only algebraically
-convergent and is tested at the accuracy it actually reaches (stated next to each assertion).
+Tolerances: closed forms vs scipy.integrate.quad / high-order quadrature at 1e-10 (tier a); the
+fixed rules (an explicit ``n``: trapezoid, Gauss-Hermite) are tested at the accuracy they
+actually reach (stated next to each assertion). The default panel rule is checked against
+independent adaptive quadrature for every activation in ``tests/test_nn_quadrature.py``.
 """
 
 import numpy as np
@@ -29,7 +30,8 @@ from cascades.nn.activations import (
 )
 
 NAMES = [
-    "relu", "leaky_relu", "linear", "tanh", "erf", "sigmoid", "hardtanh", "gelu", "silu", "selu", "heaviside",
+    "relu", "leaky_relu", "linear", "tanh", "erf", "sigmoid", "hardtanh", "gelu", "gelu_tanh", "silu", "selu",
+    "elu", "heaviside",
 ]
 X = np.linspace(-3.3, 3.1, 37)  # avoids the kinks at 0 and +-1
 
@@ -53,6 +55,8 @@ def test_registry_names_and_aliases():
     assert get_activation("SiLU").name == "silu"
     assert get_activation("step").name == "heaviside"
     assert get_activation("hard-tanh").name == "hardtanh"
+    assert get_activation("gelu-tanh").name == "gelu_tanh"
+    assert set(available_activations()) >= set(NAMES)
     act = get_activation("tanh")
     assert get_activation(act) is act
 
@@ -90,6 +94,9 @@ def test_torch_conventions():
     np.testing.assert_allclose(get_activation("silu").phi(x), x / (1 + np.exp(-x)), rtol=1e-14)
     selu = get_activation("selu")
     assert selu.phi(np.array(-50.0)) == pytest.approx(-1.0507009873554805 * 1.6732632423543772, rel=1e-12)
+    np.testing.assert_allclose(get_activation("elu").phi(x), np.where(x > 0, x, np.expm1(x)), rtol=1e-15)
+    lam, alpha = 1.0507009873554805, 1.6732632423543772
+    np.testing.assert_allclose(selu.phi(x), lam * np.where(x > 0, x, alpha * np.expm1(x)), rtol=1e-15)
     from scipy.special import erf
     np.testing.assert_allclose(get_activation("gelu").phi(x), 0.5 * x * (1 + erf(x / np.sqrt(2))), rtol=1e-14)
     step = get_activation("heaviside").phi(np.array([-1.0, 0.0, 1.0]))
@@ -170,44 +177,53 @@ def test_kernels_reduce_to_one_dimensional_forms_on_the_diagonal():
 
 @pytest.mark.parametrize("cov", [(1.0, 2.0, 0.5), (0.7, 0.7, -0.3), (4.0, 4.0, 3.6)])
 def test_quadrature_matches_smooth_closed_forms(cov):
-    # erf and linear are smooth: the 2-D trapezoid rule (121^2 nodes) is spectrally accurate
+    # erf and linear are smooth: the default panel rule and the 2-D trapezoid rule (n = 121, 121^2
+    # nodes) are both spectrally accurate at these lengths (measured < 1e-14)
     for name in ("erf", "linear"):
         act = get_activation(name)
-        got = gaussian_expectation_2d(act.phi, act.phi, *cov)
-        assert got == pytest.approx(act.kernel(*cov), abs=1e-12)
-        got = gaussian_expectation_2d(act.dphi, act.dphi, *cov)
-        assert got == pytest.approx(act.dkernel(*cov), abs=1e-12)
+        for n in (None, 121):
+            got = gaussian_expectation_2d(act.phi, act.phi, *cov, n=n)
+            assert got == pytest.approx(act.kernel(*cov), abs=1e-12)
+            got = gaussian_expectation_2d(act.dphi, act.dphi, *cov, n=n)
+            assert got == pytest.approx(act.dkernel(*cov), abs=1e-12)
     # the Gauss-Hermite rule too; it degrades as q grows (measured 1.3e-6 at q = 4 with 61 nodes)
     act = get_activation("erf")
     got = gaussian_expectation_2d(act.phi, act.phi, *cov, n=61, rule="gauss-hermite")
     assert got == pytest.approx(act.kernel(*cov), abs=1e-9 if max(cov) <= 2 else 1e-5)
 
 
-def test_quadrature_on_kinked_activations_is_only_algebraically_accurate():
-    # honest accuracy of the generic quadrature for ReLU (kink on the diagonal of the 2-D grid
-    # is harmless, off-diagonal kinks cost O(h^2)); the library uses the closed forms instead
+def test_fixed_rules_on_kinked_activations_are_only_algebraically_accurate():
+    # honest accuracy of the fixed trapezoid rule (an explicit n) for ReLU (kink on the diagonal of
+    # the 2-D grid is harmless, off-diagonal kinks cost O(h^2)) and hardtanh; the default panel rule,
+    # split at the kinks, is accurate (1e-12 here; measured 1e-14)
     relu = get_activation("relu")
     for cov, tol in (((1.0, 2.0, 0.5), 2e-3), ((2.0, 2.0, 1.99), 2e-4)):
-        got = gaussian_expectation_2d(relu.phi, relu.phi, *cov)
+        got = gaussian_expectation_2d(relu.phi, relu.phi, *cov, n=121)
         assert abs(got - relu.kernel(*cov)) < tol
+        got = gaussian_expectation_2d(relu.phi, relu.phi, *cov, kinks=relu.kinks)
+        assert abs(got - relu.kernel(*cov)) < 1e-12
     hard = get_activation("hardtanh")
     for q in (0.3, 2.0):
         got = gaussian_expectation(lambda u: hard.phi(u) ** 2, q, n=301)
         assert abs(got - hard.mean_sq(q)) < 1e-4  # measured: about 1e-5
+        got = gaussian_expectation(lambda u: hard.phi(u) ** 2, q, kinks=hard.kinks)
+        assert abs(got - hard.mean_sq(q)) < 1e-12
 
 
 @pytest.mark.parametrize("q", [0.2, 1.0, 10.0, 40.0])
-def test_trapezoid_rule_is_accurate_for_tanh_at_large_q(q):
-    # 301 nodes; the error grows like exp(-c / sqrt(q)): measured 7e-11 (phi^2) and 3e-9 (phi'^2)
-    # at q = 40
-    tol = 1e-12 if q <= 10 else 1e-8
+def test_tanh_at_large_q_default_and_trapezoid_rules(q):
+    # the default panel rule: 1e-12 at every q (measured 5e-16). The 301-node trapezoid rule (n=301):
+    # its error grows like exp(-c / sqrt(q)), measured 7e-11 (phi^2) and 3e-9 (phi'^2) at q = 40
     ref = quad_gauss(lambda u: np.tanh(u) ** 2, q)
-    assert float(expect_phi_sq("tanh", q)) == pytest.approx(ref, abs=tol)
     ref_d = quad_gauss(lambda u: 1 / np.cosh(u) ** 4, q)
-    assert float(expect_dphi_sq("tanh", q)) == pytest.approx(ref_d, abs=tol)
+    assert float(expect_phi_sq("tanh", q)) == pytest.approx(ref, rel=1e-12)
+    assert float(expect_dphi_sq("tanh", q)) == pytest.approx(ref_d, rel=1e-12)
+    tol = 1e-12 if q <= 10 else 1e-8
+    assert float(expect_phi_sq("tanh", q, n=301)) == pytest.approx(ref, abs=tol)
+    assert float(expect_dphi_sq("tanh", q, n=301)) == pytest.approx(ref_d, abs=tol)
 
 
-@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "silu", "selu"])
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "gelu_tanh", "silu", "selu", "elu"])
 def test_quadrature_slope_matches_difference_quotient(name):
     act = get_activation(name)
     for q in (0.4, 3.0):
@@ -215,8 +231,8 @@ def test_quadrature_slope_matches_difference_quotient(name):
         fd = (expect_phi_sq(name, q + h) - expect_phi_sq(name, q - h)) / (2 * h)
         assert float(expect_phi_sq_slope(name, q)) == pytest.approx(float(fd), rel=1e-6)  # O(h^2)
     # q = 0: the limit E[phi'^2 + phi phi''] at 0, averaged over the two sides of a kink
-    if name == "selu":
-        lam, alpha = 1.0507009873554805, 1.6732632423543772
+    if name in ("selu", "elu"):
+        lam, alpha = (1.0507009873554805, 1.6732632423543772) if name == "selu" else (1.0, 1.0)
         expected = lam**2 * (1 + alpha**2) / 2
     else:
         zero = np.array(0.0)
@@ -277,6 +293,12 @@ def test_factories_validate():
         leaky_relu_activation(-0.1)
     with pytest.raises(ValueError, match="scale"):
         erf_activation(0.0)
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0"):
+        A.elu_activation(-1.0)
+    with pytest.raises(ValueError, match="kinks"):
+        custom_activation(np.sin, kinks=(np.nan,))
+    with pytest.raises(ValueError, match="rule"):
+        gaussian_expectation(np.sin, 1.0, rule="simpson")
     assert leaky_relu_activation(0.0).kernel(1.0, 1.0, 0.0) == pytest.approx(1 / (2 * np.pi))
 
 
@@ -312,3 +334,32 @@ def test_closed_forms_against_theory(cov):
     scaled = erf_activation(0.6)
     assert float(scaled.kernel(*cov)) == pytest.approx(float(nk.erf_kernel(*cov, 0.6)), rel=1e-12)
     assert float(scaled.dkernel(*cov)) == pytest.approx(float(nk.erf_dkernel(*cov, 0.6)), rel=1e-12)
+
+
+@pytest.mark.parametrize("which", ["elu", "elu(0.5)", "selu"])
+def test_elu_closed_forms_against_theory(which):
+    # tier (a): the library's erfcx forms (and small-q series) against the sympy-derived moments,
+    # evaluated by mpmath at 40 digits; 1e-12 relative over q from 1e-8 to 300
+    nk = pytest.importorskip("theory.nn_kernels")
+    act = get_activation(which)
+    alpha, scale = {"elu": (1.0, 1.0), "elu(0.5)": (0.5, 1.0), "selu": (nk.SELU_ALPHA, nk.SELU_LAMBDA)}[which]
+    q = np.array([1e-8, 1e-3, 0.2, 0.26, 1.0, 7.5, 300.0])
+    np.testing.assert_allclose(act.mean_sq(q), nk.elu_mean_sq(q, alpha, scale), rtol=1e-12)
+    np.testing.assert_allclose(act.dmean_sq(q), nk.elu_dmean_sq(q, alpha, scale), rtol=1e-12)
+    np.testing.assert_allclose(act.mean_dsq(q), nk.elu_mean_dsq(q, alpha, scale), rtol=1e-12)
+    for k in (2, 3):
+        np.testing.assert_allclose(act.dphi_power(q, k), nk.elu_dphi_power(q, k, alpha, scale), rtol=1e-12)
+
+
+def test_gaussian_smoothing_against_theory():
+    # tier (a): the closed-form inner averages of the 2-D kernels (hardtanh, elu, selu) against the
+    # sympy-derived expressions at 40 digits; 1e-13 relative to max(1, |m|)
+    nk = pytest.importorskip("theory.nn_kernels")
+    cases = [(get_activation("hardtanh"), lambda m, s: nk.hardtanh_smoothed(m, s)),
+             (get_activation("elu(0.5)"), lambda m, s: nk.elu_smoothed(m, s, 0.5)),
+             (get_activation("selu"), lambda m, s: nk.elu_smoothed(m, s, nk.SELU_ALPHA, nk.SELU_LAMBDA))]
+    for act, ref in cases:
+        for m in (-3.0, -0.4, 0.0, 0.8, 2.5):
+            for s in (0.1, 1.0, 3.0):
+                got = [float(v) for v in act.smoothed(m, s)]
+                assert got == pytest.approx(ref(m, s), rel=0, abs=1e-13 * max(1.0, abs(m))), (act.name, m, s)

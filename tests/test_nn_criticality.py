@@ -170,9 +170,9 @@ def test_fixed_bias_variance():
     for name in ("gelu", "silu"):
         with pytest.raises(ValueError, match="no critical point with sigma_b2 = 0"):
             critical_point(name, sigma_b2=0.0)
-    with pytest.raises(ValueError, match="sigma_b2"):
-        critical_point("relu", sigma_b2=0.1)
     assert critical_point("relu", sigma_b2=0.0).sigma_w2 == 2.0
+    p = critical_point("relu", sigma_b2=0.1)  # chi_1 = 1, but q grows by sigma_b^2 per layer
+    assert p.sigma_w2 == 2.0 and p.q_star == math.inf and p.kind == "neutral" and "grows" in p.reason
 
 
 def test_degenerate_point_decays_like_one_over_l():

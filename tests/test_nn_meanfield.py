@@ -35,20 +35,25 @@ from cascades.nn.meanfield import (
 
 
 def gauss(f, q):
+    # split at z = 0 and +-1 / sqrt(q) (tanh turns there; at q = 600 it is a near-step in z)
     s = math.sqrt(q)
-    return integrate.quad(lambda z: f(s * z) * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi), -13, 13,
-                          epsabs=1e-15, epsrel=1e-13, limit=400)[0]
+    pts = sorted({-13.0, 0.0, 13.0, *[p / s for p in (-1.0, 1.0) if s > 1 / 13]})
+    def h(z):
+        return f(s * z) * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+    pieces = zip(pts[:-1], pts[1:], strict=True)
+    return sum(integrate.quad(h, a, b, epsabs=1e-15, epsrel=1e-13, limit=400)[0] for a, b in pieces)
 
 
 def ref_tanh_qstar(sw, sb):
     def g(q):
         return sw * gauss(lambda u: math.tanh(u) ** 2, q) + sb - q
 
-    return optimize.brentq(g, 1e-9, 200, xtol=1e-15)
+    return optimize.brentq(g, 1e-9, 2 * sw + sb + 1, xtol=1e-15, rtol=1e-15)
 
 
 def ref_tanh_chi1(sw, sb):
-    return sw * gauss(lambda u: 1 / math.cosh(u) ** 4, ref_tanh_qstar(sw, sb))
+    return sw * gauss(lambda u: (1 / math.cosh(u)) ** 4, ref_tanh_qstar(sw, sb))
 
 
 # ---- tier (a): closed forms and independent references ---------------------------------------
@@ -89,13 +94,18 @@ def test_tanh_critical_point_against_independent_reference():
     assert q_fixed_point("tanh", got, 0.05) == pytest.approx(ref_tanh_qstar(ref, 0.05), rel=1e-9)
 
 
-@pytest.mark.parametrize("sw, sb", [(0.5, 0.0), (1.3, 0.05), (2.5, 0.3), (9.0, 4.0), (25.0, 16.0)])
+@pytest.mark.parametrize(
+    "sw, sb", [(0.5, 0.0), (1.3, 0.05), (2.5, 0.3), (9.0, 4.0), (25.0, 16.0), (400.0, 1.0)]
+)
 def test_tanh_q_star_and_chi1_against_quad(sw, sb):
-    # 301-node trapezoid: about 1e-12 for q* <= 10; at q* = 38 measured 2e-8 relative on chi_1
+    # the default (panel) rule: measured 1e-14 for q* up to 400, hence 1e-10 everywhere; the
+    # 301-node trapezoid rule (n=301) degrades with q*: 2e-8 relative on chi_1 at q* = 38, 4e-3 at 400
     q_ref = ref_tanh_qstar(sw, sb) if sb > 0 or sw > 1 else 0.0
-    assert q_fixed_point("tanh", sw, sb) == pytest.approx(q_ref, rel=1e-9, abs=1e-12)
-    c_ref = sw * gauss(lambda u: 1 / math.cosh(u) ** 4, q_ref)
-    assert chi1("tanh", sw, sb) == pytest.approx(c_ref, rel=1e-10 if q_ref < 10 else 1e-7)
+    assert q_fixed_point("tanh", sw, sb) == pytest.approx(q_ref, rel=1e-10, abs=1e-300)
+    c_ref = sw * gauss(lambda u: (1 / math.cosh(u)) ** 4, q_ref)
+    assert chi1("tanh", sw, sb) == pytest.approx(c_ref, rel=1e-10)
+    if q_ref > 100:
+        assert abs(chi1("tanh", sw, sb, n=301) / c_ref - 1) > 1e-4
 
 
 def test_erf_q_star_uses_the_arcsine_closed_form():
@@ -336,6 +346,13 @@ def test_bad_input_names_the_parameter():
         jacobian_spectrum_moments("tanh", 1.0, 0.0, 3, weights="uniform")
     with pytest.raises(ValueError, match="no edge of chaos"):
         critical_weight_variance("heaviside", 0.1)
+    # the quadrature sizes: None (the accurate default) or an int >= 2
+    with pytest.raises(ValueError, match="n2 must be an integer >= 2"):
+        phase_diagram("tanh", [1.0], [0.0], n2=1)
+    with pytest.raises(ValueError, match="n2 must be an integer >= 2"):
+        c_map("tanh", 1.0, 0.0, 0.5, q=1.0, n2=0.5)
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        q_fixed_point("tanh", 1.0, 0.1, n=1)
 
 
 def test_no_silent_early_stop(monkeypatch):
@@ -367,7 +384,12 @@ def test_against_theory():
 # ---- the numba fast path (cascades/nn/_kernels.py) against the numpy reference -----------------
 
 from cascades.nn import _kernels as K  # noqa: E402
-from cascades.nn.activations import custom_activation, get_activation, quadrature_rule  # noqa: E402
+from cascades.nn.activations import (  # noqa: E402
+    custom_activation,
+    expect_phi_sq,
+    get_activation,
+    quadrature_rule,
+)
 
 
 def _rel(a, b, floor):
@@ -386,34 +408,60 @@ def _assert_same_diagram(fast, ref, rtol=1e-10):
     np.testing.assert_array_equal(fast.chaotic, ref.chaotic)
 
 
+def _assert_close_diagram(fast, ref):
+    # the default rules: the numba path's trapezoid sizes are chosen per point for 1e-9 (1-D) and
+    # 1e-8 (2-D kernels) relative, the numpy path's panel rule is good to 1e-14; c* moves with the
+    # kernel error over 1 - chi_c and chi_c with both (measured on Poole's grid: q*, chi_1 3e-12,
+    # c* 2e-11, chi_c 3e-10), hence 1e-9 and 1e-8
+    for field, tols in (("q_star", {"rtol": 1e-9, "atol": 1e-10}), ("chi1", {"rtol": 1e-9}),
+                        ("c_star", {"rtol": 0, "atol": 1e-8}), ("chi_c", {"rtol": 1e-8})):
+        a, b = getattr(fast, field), getattr(ref, field)
+        np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b), err_msg=field)
+        m = np.isfinite(b)
+        np.testing.assert_allclose(a[m], b[m], err_msg=field, **tols)
+    # the classification agrees except on the critical line itself (gelu at sigma_w^2 = 4,
+    # sigma_b^2 = 0 has q* = 0 and chi_1 = 4 * 1/4 = 1 up to the last bit of either rule)
+    sure = np.abs(ref.chi1 - 1) > 1e-9
+    np.testing.assert_array_equal(fast.chaotic[sure], ref.chaotic[sure])
+
+
 def test_fast_phase_diagram_matches_the_scalar_functions_on_random_points():
-    # tier (a): same quadrature rule (n = 301, n2 = 121) and stopping rules, so the only
-    # differences are round-off and where Newton stops inside the 1e-12 tolerance
+    # tier (a): with a fixed rule (n = 301, n2 = 121) both methods use the same quadrature and
+    # stopping rules, so the only differences are round-off and where Newton stops inside the
+    # 1e-12 tolerance
     rng = np.random.default_rng(5)
     w = np.sort(rng.uniform(1.0, 5.0, 5))
     b = np.sort(rng.uniform(0.0, 4.0, 4))
-    pd = phase_diagram("tanh", w, b)
-    ref = phase_diagram("tanh", w, b, method="numpy")
+    pd = phase_diagram("tanh", w, b, n=301, n2=121)
+    ref = phase_diagram("tanh", w, b, method="numpy", n=301, n2=121)
     _assert_same_diagram(pd, ref)
     assert 0 < pd.chaotic.sum() < pd.chaotic.size  # both phases are exercised
     for i, j in ((0, 0), (2, 1), (4, 3), (3, 0)):
         sw, sb = w[i] ** 2, b[j] ** 2
         assert pd.q_star[i, j] == pytest.approx(mf._q_star(get_activation("tanh"), np.asarray(sw),
                                                            np.asarray(sb), 1.0, 301, 1e-13, 200), rel=1e-10)
-        assert pd.q_star[i, j] == pytest.approx(q_fixed_point("tanh", sw, sb), rel=1e-10)
-        assert pd.chi1[i, j] == pytest.approx(chi1("tanh", sw, sb), rel=1e-10)
-        assert pd.c_star[i, j] == pytest.approx(c_fixed_point("tanh", sw, sb), abs=1e-10)
+        assert pd.q_star[i, j] == pytest.approx(q_fixed_point("tanh", sw, sb, n=301), rel=1e-10)
+        assert pd.chi1[i, j] == pytest.approx(chi1("tanh", sw, sb, n=301), rel=1e-10)
+        assert pd.c_star[i, j] == pytest.approx(c_fixed_point("tanh", sw, sb, n=301, n2=121), abs=1e-10)
+    # the default rules: trapezoid sizes chosen from q* in numba, the panel rule in numpy
+    _assert_close_diagram(phase_diagram("tanh", w, b), phase_diagram("tanh", w, b, method="numpy"))
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "gelu", "silu", "selu", "hardtanh"])
 def test_fast_phase_diagram_matches_numpy_for_every_quadrature_activation(name):
     w = np.array([1.2, 2.0, 3.5])
     b = np.array([0.0, 0.2, 1.0])
-    fast = phase_diagram(name, w, b, keep=0.9)  # dropout: c* < 1 is solved at every point
-    ref = phase_diagram(name, w, b, keep=0.9, method="numpy")
+    # a fixed rule: the numba kernels (selu and hardtanh included) against numpy with the same rule
+    fast = phase_diagram(name, w, b, keep=0.9, n=301, n2=121)  # dropout: c* < 1 is solved at every point
+    ref = phase_diagram(name, w, b, keep=0.9, method="numpy", n=301, n2=121)
     _assert_same_diagram(fast, ref)
-    fin = np.isfinite(fast.q_star)  # gelu, silu and selu grow without bound: q* = inf, c* = nan
-    assert fin.sum() >= 3 and np.all(fast.c_star[fin] < 1) and np.all(np.isnan(fast.c_star[~fin]))
+    # gelu, silu and selu grow without bound: q* = inf; with sigma_b = 0 and a small sigma_w, q* = 0
+    # (gelu, silu, selu); c* = nan at both
+    fin = np.isfinite(fast.q_star) & (fast.q_star > 0)
+    assert fin.sum() >= 2 and np.all(fast.c_star[fin] < 1) and np.all(np.isnan(fast.c_star[~fin]))
+    # the default rules (selu and hardtanh: numpy's panel rule on both paths)
+    default = phase_diagram(name, w, b, keep=0.9)
+    _assert_close_diagram(default, phase_diagram(name, w, b, keep=0.9, method="numpy"))
 
 
 def test_fast_path_is_only_for_the_registry_objects():
@@ -459,14 +507,35 @@ def test_row_sums_against_direct_evaluation(code):
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
 
 
-def _kernel_pair(name, q, c, n2=121):
+def _kernel_pair(name, q, c, n2=121, inner=None):
+    # the numba 2-D rule: n2 outer nodes, ``inner`` inner nodes (default n2: the square rule)
     code = K.CODES[name]
     z, w = quadrature_rule(n2)
+    zi, wi = quadrature_rule(inner or n2)
     sq = math.sqrt(q)
     d = np.array([K.phi_derivs(code, v) for v in sq * z])
-    jlo, jhi, wrow, zrow = mf._inner_ranges(z, w)
-    return K.kernel_pair(code, sq, c, z, w, jlo, jhi, wrow, zrow, d[:, 0].copy(), d[:, 1].copy(),
+    jlo, jhi, wrow, zrow = mf._inner_ranges(z, w, zi, wi)
+    return K.kernel_pair(code, sq, c, z, w, zi, wi, jlo, jhi, wrow, zrow, d[:, 0].copy(), d[:, 1].copy(),
                          d[:, 2].copy(), np.empty(n2))
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "silu"])
+def test_kernel_pair_with_the_default_sizes_is_accurate(name):
+    # tier (a): the sizes the default numba path picks (outer from q, inner from q (1 - c^2), as in
+    # meanfield._c_star_fast) against the panel rule: 1e-8 relative, the accuracy they are chosen for
+    act = get_activation(name)
+    code = K.CODES[name]
+    for q in (0.5, 9.0, 38.0, 200.0):
+        n2 = int(mf._TRAP_2D[mf._trap_level(code, np.array(q), two_d=True)])
+        ladder = np.array([m for m in (*mf._TRAP_INNER, *mf._TRAP_2D) if m < n2] + [n2])
+        for c in (0.0, 0.3, 0.8, 0.99, 0.99999):
+            inner = int(ladder[K.inner_index(ladder, mf._TRAP_SLOPE_INNER[code], mf._TRAP_OFFSET_INNER,
+                                             math.sqrt(q), c)])
+            k, dk, _ = _kernel_pair(name, q, c, n2, inner)
+            k_ref, dk_ref = mf._dkernels_equal(act, np.array([q]), np.array([c]), None)
+            bound = float(expect_phi_sq(act, q))  # |E[phi phi]| <= E[phi^2]
+            assert abs(k - k_ref[0]) <= 1e-8 * bound, (q, c, n2, inner)
+            assert dk == pytest.approx(dk_ref[0], rel=1e-8), (q, c, n2, inner)
 
 
 def test_kernel_pair_closed_forms():
@@ -540,13 +609,24 @@ def test_phase_diagram_method_is_checked():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "silu", "selu", "hardtanh"])
-def test_fast_phase_diagram_on_poole_grid_matches_numpy(name):
-    # Poole et al.'s 41 x 41 grid (sigma_w in [1, 5], sigma_b in [0, 4]), both phases
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "silu"])
+def test_default_phase_diagram_on_poole_grid_matches_numpy(name):
+    # Poole et al.'s 41 x 41 grid with the default rules: trapezoid sizes from q* (numba) against
+    # the panel rule (numpy), at the accuracy the sizes are chosen for
     w = np.linspace(1.0, 5.0, 41)
     b = np.linspace(0.0, 4.0, 41)
-    fast = phase_diagram(name, w, b)
-    ref = phase_diagram(name, w, b, method="numpy")
+    _assert_close_diagram(phase_diagram(name, w, b), phase_diagram(name, w, b, method="numpy"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "silu", "selu", "hardtanh"])
+def test_fast_phase_diagram_on_poole_grid_matches_numpy(name):
+    # Poole et al.'s 41 x 41 grid (sigma_w in [1, 5], sigma_b in [0, 4]), both phases, with the
+    # fixed rule (n = 301, n2 = 121) shared by the numba kernels and the numpy reference
+    w = np.linspace(1.0, 5.0, 41)
+    b = np.linspace(0.0, 4.0, 41)
+    fast = phase_diagram(name, w, b, n=301, n2=121)
+    ref = phase_diagram(name, w, b, method="numpy", n=301, n2=121)
     if name != "hardtanh":
         # chi_c near the critical line (chi_c -> 1) is ill-conditioned: measured 3e-11
         _assert_same_diagram(fast, ref, rtol=1e-10)
@@ -564,4 +644,4 @@ def test_fast_phase_diagram_on_poole_grid_matches_numpy(name):
     for i, j in zip(*np.nonzero(~same), strict=True):
         sw, sb, q = fast.sigma_w2[i, j], fast.sigma_b2[i, j], fast.q_star[i, j]
         for cs in (fast.c_star[i, j], ref.c_star[i, j]):
-            assert c_map("hardtanh", sw, sb, cs, q=q) == pytest.approx(cs, abs=1e-10)
+            assert c_map("hardtanh", sw, sb, cs, q=q, n=301, n2=121) == pytest.approx(cs, abs=1e-10)

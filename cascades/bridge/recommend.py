@@ -635,6 +635,10 @@ def recommend(
                     f"algebraically, so q^l decays and every layer has chi_1 < 1 (gradients vanish; see the "
                     f"table); leave sigma_b2 unset for the edge-of-chaos point at q* = {alt.q_star:.4g} "
                     f"(sigma_w^2 = {alt.sigma_w2:.6g}, sigma_b^2 = {alt.sigma_b2:.6g}), or give sigma_b2 > 0")
+            elif math.isinf(cp.q_star):  # ReLU-like with a bias: chi_1 = 1, q grows linearly
+                point = "trajectory"
+                notes.append(f"{a} at sigma_b2 = {sigma_b2:g}: {cp.reason} (chi_1 = 1 in every layer; "
+                             "sigma_b2 = 0 keeps q fixed)")
             else:
                 q_star_op = cp.q_star if not is_homogeneous(a) else cp.sigma_w2 * q0
     elif names:

@@ -9,6 +9,7 @@ from .activations import (
     Activation,
     available_activations,
     custom_activation,
+    elu_activation,
     erf_activation,
     expect_dphi_dphi,
     expect_dphi_power,
@@ -21,6 +22,14 @@ from .activations import (
     get_activation,
     leaky_relu_activation,
     quadrature_rule,
+)
+from .criticality import (
+    STABLE_SLOPE,
+    CriticalPoint,
+    EdgeOfChaos,
+    critical_point,
+    edge_of_chaos,
+    is_homogeneous,
 )
 from .exact import (
     ReluLayerNormLaw,
@@ -65,6 +74,7 @@ __all__ = [
     "Activation",
     "available_activations",
     "custom_activation",
+    "elu_activation",
     "erf_activation",
     "expect_dphi_dphi",
     "expect_dphi_power",
@@ -77,6 +87,13 @@ __all__ = [
     "gaussian_expectation_2d",
     "get_activation",
     "leaky_relu_activation",
+    # the edge of chaos as a curve
+    "CriticalPoint",
+    "EdgeOfChaos",
+    "STABLE_SLOPE",
+    "critical_point",
+    "edge_of_chaos",
+    "is_homogeneous",
     # meanfield
     "Covariance",
     "DepthScales",

@@ -7,8 +7,9 @@ outputs. Conventions shared by the kernels:
 * ``code`` is an integer from :data:`CODES`; the activations are re-implemented here exactly as
   in :mod:`cascades.nn.activations` (same branches at the kinks, so that a node landing on a kink
   gets the same value as in the numpy path).
-* ``z, w`` is the quadrature rule of :func:`cascades.nn.activations.quadrature_rule` (trapezoid on
-  equally spaced nodes, weights summing to 1) and ``wz = w * z``.
+* ``z, w`` is a quadrature rule of :func:`cascades.nn.activations.quadrature_rule` (trapezoid on
+  equally spaced nodes, weights summing to 1) and ``wz = w * z``; its size is the wrapper's
+  choice (a fixed ``n``, or the size needed at the point's q*, see :mod:`cascades.nn.meanfield`).
 * Pre-activations are evaluated at x_j = sq * (cz + sf * z_j): sq = sqrt(q) and (cz, sf) =
   (0, 1) in 1-D, (c z_i, sqrt(1 - c^2)) for the inner sum of the 2-D rule (the Cholesky
   construction of Poole et al. 2016, eq. 5; eq. number unverified).
@@ -196,18 +197,22 @@ def _length_terms(code, q, z, w, wz, slope0, phi, dphi, e):
 
 
 @numba.njit(cache=True, nogil=True)
-def q_star_grid(code, sw, sb, r, z, w, wz, slope0, tol, max_iter, newton_iter, q_max,
+def q_star_grid(code, sw, sb, r, z, w, wz, slope0, zero_fixed, tol, max_iter, newton_iter, q_max, active,
                 q_out, e2_out, slope_out, d2_out, status, n_eval):
     """Attracting fixed point q* of q -> sw / r E[phi(sqrt(q) z)^2] + sb on a grid of shape (rows, cols).
 
     The bracket and the safeguarded Newton iteration are those of the numpy reference
     (``cascades.nn.meanfield._q_star``): lo = sb, hi = max(2 sb, 1) expanded by 16 until
-    g(hi) < 0 (q* = inf past ``q_max``), Newton inside [lo, hi] with bisection as the fallback.
+    g(hi) < 0 (q* = inf past ``q_max``), Newton inside [lo, hi] with bisection as the fallback,
+    stopping at relative tolerance ``tol``. Where sb = 0 and ``zero_fixed`` (phi(0) = 0, so q = 0
+    is a fixed point) with slope sw / r * slope0 < 1 there, q* = 0 exactly; at slope exactly 1
+    (where Newton only creeps towards 0) the tolerance is absolute, tol * max(q, 1).
     Warm start: the linear extrapolation of the two previous columns of the row is evaluated
     first; if g < 0 there it is the upper end of the bracket and Newton starts from it, else it
-    raises the lower end and one Newton step from it is tried as the upper end. Writes q*,
-    E[phi^2], d/dq E[phi^2] and E[phi'^2] from the last evaluation (within tol * max(q*, 1) of
-    q*; nan where q* = inf), a status and the number of 1-D evaluations per point.
+    raises the lower end and one Newton step from it is tried as the upper end. Only points with
+    ``active`` true are solved (the others are left as they are and break the warm start).
+    Writes q*, E[phi^2], d/dq E[phi^2] and E[phi'^2] from the last evaluation (within
+    tol * q* of q*; nan where q* = inf), a status and the number of 1-D evaluations per point.
     """
     n = z.size
     phi = np.empty(n)
@@ -218,9 +223,26 @@ def q_star_grid(code, sw, sb, r, z, w, wz, slope0, tol, max_iter, newton_iter, q
         p1 = np.nan
         p2 = np.nan
         for j in range(cols):
+            if not active[i, j]:
+                p1 = np.nan
+                p2 = np.nan
+                continue
             a = sw[i, j] / r
             b = sb[i, j]
             status[i, j] = STATUS_OK
+            at_zero = b == 0.0 and zero_fixed
+            if at_zero and a * slope0 < 1.0:
+                # q = 0 is fixed and attracting, and the iteration from q = sb = 0 never leaves it
+                e2, sl, d2 = _length_terms(code, 0.0, z, w, wz, slope0, phi, dphi, e)
+                n_eval[i, j] += 1
+                q_out[i, j] = 0.0
+                e2_out[i, j] = e2
+                slope_out[i, j] = sl
+                d2_out[i, j] = d2
+                p2 = p1
+                p1 = 0.0
+                continue
+            floor = 1.0 if at_zero and a * slope0 == 1.0 else 1e-300
             guess = p1 if math.isnan(p2) else 2.0 * p1 - p2
             lo = b
             x = np.nan
@@ -291,7 +313,7 @@ def q_star_grid(code, sw, sb, r, z, w, wz, slope0, tol, max_iter, newton_iter, q
                 xn = x - g / dg
                 if not (math.isfinite(xn) and lo <= xn <= hi and it < newton_iter):
                     xn = 0.5 * (lo + hi)
-                scale = max(abs(xn), 1.0)
+                scale = max(abs(xn), floor)
                 done = abs(xn - x) <= tol * scale and abs(g) <= 1e3 * tol * scale
                 done = done or (hi - lo) <= tol * max(hi, 1e-300)
                 x = xn
@@ -304,7 +326,7 @@ def q_star_grid(code, sw, sb, r, z, w, wz, slope0, tol, max_iter, newton_iter, q
                 p1 = np.nan
                 p2 = np.nan
                 continue
-            # the moments of the last evaluation, within tol * max(q*, 1) of q*
+            # the moments of the last evaluation, within tol * q* of q*
             q_out[i, j] = x
             e2_out[i, j] = e2
             slope_out[i, j] = sl
@@ -439,24 +461,27 @@ def row_sums(code, sq, cz, sf, z, w, lo, hi, pw, scale, dx):
 
 
 @numba.njit(cache=True, nogil=True)
-def kernel_pair(code, sq, c, z, w, jlo, jhi, wrow, zrow, phi1, dphi1, d2phi1, pw):
+def kernel_pair(code, sq, c, zo, wo, zi, wi, jlo, jhi, wrow, zrow, phi1, dphi1, d2phi1, pw):
     """E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)], E[phi''(u1) phi''(u2)] at q11 = q22 = sq^2, q12 = c sq^2.
 
-    The 2-D rule with the Cholesky construction; ``phi1, dphi1, d2phi1`` hold the derivatives at
-    sq * z (the outer variable); the inner sum of row i runs over j in [jlo[i], jhi[i]) (the
-    nodes whose product weight is not negligible), and ``wrow, zrow`` are the sums of w_j and
-    w_j z_j over that range. For smooth activations with a mirror relation
-    (:data:`_MIRROR`) row n - 1 - i follows from row i, since its nodes are the negated ones.
-    ``pw`` is scratch of length n.
+    The 2-D rule with the Cholesky construction: outer nodes ``zo, wo`` (u1 = sq zo), inner
+    nodes ``zi, wi`` (u2 = sq (c zo_i + sqrt(1 - c^2) zi_j)); both rules symmetric about 0, the
+    inner one may be coarser (the inner integrand varies on the scale 1 / (sq sqrt(1 - c^2))).
+    ``phi1, dphi1, d2phi1`` hold the derivatives at the outer nodes; the inner sum of row i runs
+    over j in [jlo[i], jhi[i]) (the nodes whose product weight is not negligible), and
+    ``wrow, zrow`` are the sums of wi_j and wi_j zi_j over that range. For smooth activations
+    with a mirror relation (:data:`_MIRROR`) row n - 1 - i follows from row i, since its nodes
+    are the negated ones. ``pw`` is scratch of length >= len(zi).
     """
-    n = z.size
+    n = zo.size
+    m = zi.size
     sf = math.sqrt(max(0.0, 1.0 - c * c))
     scale = 2.0 if code == TANH else 1.0
-    dx = sq * sf * (z[n - 1] - z[0]) / (n - 1)
+    dx = sq * sf * (zi[m - 1] - zi[0]) / (m - 1)
     rho = math.exp(-scale * dx)
     v = 1.0
-    for m in range(n):
-        pw[m] = v
+    for j in range(m):
+        pw[j] = v
         v *= rho
         if v < _TINY:
             v = 0.0
@@ -471,24 +496,35 @@ def kernel_pair(code, sq, c, z, w, jlo, jhi, wrow, zrow, phi1, dphi1, d2phi1, pw
         hi = jhi[i]
         if hi <= lo:
             continue
-        cz = c * z[i]
-        g, d, dd = row_sums(code, sq, cz, sf, z, w, lo, hi, pw, scale, dx)
-        k += w[i] * phi1[i] * g
-        dk += w[i] * dphi1[i] * d
-        d2k += w[i] * d2phi1[i] * dd
+        cz = c * zo[i]
+        g, d, dd = row_sums(code, sq, cz, sf, zi, wi, lo, hi, pw, scale, dx)
+        k += wo[i] * phi1[i] * g
+        dk += wo[i] * dphi1[i] * d
+        d2k += wo[i] * d2phi1[i] * dd
         ii = n - 1 - i
         if mirror and ii != i:
             wsum = wrow[i]
             xs = sq * (cz * wsum + sf * zrow[i])  # sum_j w_j x_j of row i
-            k += w[ii] * phi1[ii] * (sp * g + ap * xs + bp * wsum)
-            dk += w[ii] * dphi1[ii] * (sd * d + bd * wsum)
-            d2k += w[ii] * d2phi1[ii] * (s2 * dd)
+            k += wo[ii] * phi1[ii] * (sp * g + ap * xs + bp * wsum)
+            dk += wo[ii] * dphi1[ii] * (sd * d + bd * wsum)
+            d2k += wo[ii] * d2phi1[ii] * (s2 * dd)
     return k, dk, d2k
 
 
 @numba.njit(cache=True, nogil=True)
-def c_star_grid(code, sw, sb, q, den, active, z, w, jlo, jhi, wrow, zrow, tol, max_iter, newton_iter,
-                c_out, dk_out, status, n_eval, early):
+def inner_index(sizes, in_slope, in_offset, sq, c):
+    """Smallest k with sizes[k] >= in_slope sq sqrt(1 - c^2) + in_offset (the last index if none)."""
+    need = in_slope * sq * math.sqrt(max(0.0, 1.0 - c * c)) + in_offset
+    k = 0
+    while k < sizes.size - 1 and sizes[k] < need:
+        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def c_star_grid(code, sw, sb, q, den, active, z, w, zi_all, wi_all, sizes, jlo_all, jhi_all, wrow_all,
+                zrow_all, in_slope, in_offset, tol, max_iter, newton_iter, c_out, dk_out, status, n_eval,
+                early):
     """Stable fixed point c* of c -> (sw E[phi(u1) phi(u2)] + sb) / den at equal lengths q.
 
     Safeguarded iteration on f(c) = c_map(c) - c in the bracket [0, 1] with the stopping rule of
@@ -502,12 +538,17 @@ def c_star_grid(code, sw, sb, q, den, active, z, w, jlo, jhi, wrow, zrow, tol, m
     |step|^3 (f''/f')^2 is <= ``tol`` is accepted without evaluating again. Only points with
     ``active`` true are solved. Writes c*, E[phi'(u1) phi'(u2)] at c* and the number of 2-D
     evaluations per point.
+
+    The outer rule is ``z, w``; each evaluation takes the inner rule k = :func:`inner_index` of
+    the ladder ``zi_all[k, :sizes[k]], wi_all[k, :sizes[k]]`` (sizes increasing, the last one at
+    most len(z)) with its ranges ``jlo_all[k], jhi_all[k], wrow_all[k], zrow_all[k]`` (see
+    :func:`kernel_pair`); ``in_slope = 0`` and one entry equal to ``z, w`` give the square rule.
     """
     n = z.size
     phi1 = np.empty(n)
     dphi1 = np.empty(n)
     d2phi1 = np.empty(n)
-    pw = np.empty(n)
+    pw = np.empty(max(n, zi_all.shape[1]))
     smooth = _MIRRORED[code]  # phi'' is the true second derivative: Halley's error bound holds
 
     rows, cols = sw.shape
@@ -553,8 +594,11 @@ def c_star_grid(code, sw, sb, q, den, active, z, w, jlo, jhi, wrow, zrow, tol, m
                     dk = d1 * d1
                     d2k = 0.0
                 else:
+                    t = inner_index(sizes, in_slope, in_offset, sq, c)
+                    mi = sizes[t]
                     k, dk, d2k = kernel_pair(
-                        code, sq, c, z, w, jlo, jhi, wrow, zrow, phi1, dphi1, d2phi1, pw
+                        code, sq, c, z, w, zi_all[t, :mi], wi_all[t, :mi], jlo_all[t], jhi_all[t],
+                        wrow_all[t], zrow_all[t], phi1, dphi1, d2phi1, pw,
                     )
                     n_eval[i, j] += 1
                 f = (s * k + b) / dd - c

@@ -435,14 +435,13 @@ def _at_bias(act: Activation, sb: float) -> CriticalPoint:
     grid = _GRID
     _, sb2, _ = _curve(act, grid)
     if is_homogeneous(act):
-        if sb > 0:
-            raise ValueError(
-                f"activation {act.name!r} has no critical point with sigma_b2 = {sb:g} > 0: its edge of "
-                "chaos is sigma_b^2 = 0 (the length map is linear: any bias makes q* infinite or the "
-                "network ordered)"
-            )
-        q = 1.0
-        return _point(act, q, math.nan)
+        p = _point(act, 1.0, math.nan)
+        if sb == 0:
+            return p
+        # chi_1 = 1 at the same sigma_w^2 for every q, but the length map q -> q + sigma_b^2 has no
+        # fixed point: q grows by sigma_b^2 per layer (neutral, linear drift)
+        return CriticalPoint(**{**p.__dict__, "q_star": math.inf, "sigma_b2": sb, "reason":
+                                f"no finite fixed point: q grows by sigma_b^2 = {sb:g} per layer"})
     f = sb2 - sb
     f = np.where(np.abs(f) <= 1e-12 * np.maximum(grid, sb), 0.0, f)  # zero to round-off
     finite = np.isfinite(f)

@@ -21,10 +21,15 @@ chi_1 > 1 the chaotic one, chi_1 = 1 the edge of chaos. It is also the mean fact
 squared gradient norms grow per layer going backwards (Schoenholz et al. 2017, Sec. 5).
 
 The expectations come from :mod:`cascades.nn.activations` (closed forms where known, else
-quadrature). On grids (:func:`phase_diagram`, :func:`depth_scales`, :func:`chi_c`) the
-quadrature of the registered activations runs in numba kernels (``cascades/nn/_kernels.py``)
-with the same rule and stopping rules as the numpy solvers, which remain the reference
-(``phase_diagram(..., method="numpy")``). torch is never imported here.
+quadrature). **The quadrature arguments** ``n`` (1-D) and ``n2`` (2-D, per axis) default to
+None: the accurate panel rule of :mod:`cascades.nn.activations`, split at the activation's kinks
+(about 1e-14 in 1-D, 1e-12 in 2-D, for q from 1e-4 to 1e4). An explicit int keeps the fixed
+n-point trapezoid rule (reproducible and fast, but its error grows with q and it converges only
+algebraically across kinks). On grids (:func:`phase_diagram`, :func:`depth_scales`,
+:func:`chi_c`) the quadrature of the registered smooth activations runs in numba kernels
+(``cascades/nn/_kernels.py``) with the stopping rules of the numpy solvers, which remain the
+reference (``phase_diagram(..., method="numpy")``); by default each point gets a trapezoid rule
+large enough for its q* (see :func:`phase_diagram`). torch is never imported here.
 
 References
 ----------
@@ -48,10 +53,11 @@ from scipy import optimize
 from .._validation import check_int, check_real
 from . import _kernels
 from .activations import (
-    N_QUAD_1D,
-    N_QUAD_2D,
     Activation,
     ActivationLike,
+    _panel_expect_2d,
+    _slope_at_zero,
+    _smoothed_expect_2d,
     expect_dphi_power,
     expect_dphi_sq,
     expect_phi_phi,
@@ -111,6 +117,11 @@ def _keep(keep) -> float:
 def _scalar_or_array(x: Array):
     x = np.asarray(x)
     return float(x) if x.ndim == 0 else x
+
+
+def _nodes(name: str, value):
+    """None (the accurate default rule) or a node count >= 2 of the fixed trapezoid rule."""
+    return None if value is None else check_int(name, value, low=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +261,7 @@ class JacobianMoments:
 # ---------------------------------------------------------------------------------------------
 
 
-def q_map(activation: ActivationLike, sigma_w2, sigma_b2, q, *, keep: float = 1.0, n: int = N_QUAD_1D):
+def q_map(activation: ActivationLike, sigma_w2, sigma_b2, q, *, keep: float = 1.0, n: int | None = None):
     """Length map q -> sigma_w^2 / r E[phi(sqrt(q) z)^2] + sigma_b^2 (variances; Poole et al. 2016, eq. 3).
 
     Parameters
@@ -263,8 +274,10 @@ def q_map(activation: ActivationLike, sigma_w2, sigma_b2, q, *, keep: float = 1.
         Length (variance) of the previous layer's pre-activations, >= 0.
     keep : float
         Dropout keep probability r in (0, 1]; 1 means no dropout (Schoenholz et al. 2017, Sec. 4).
-    n : int
-        Quadrature nodes when the activation has no closed form.
+    n : int, optional
+        Quadrature for activations without a closed form: None (default) the panel rule of
+        :mod:`cascades.nn.activations` (split at the kinks, accurate to about 1e-14); an int, the
+        n-point trapezoid rule (reproducible, but its error grows with q and across kinks).
 
     Returns
     -------
@@ -297,8 +310,8 @@ def covariance_map(
     q12,
     *,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
-    n2: int = N_QUAD_2D,
+    n: int | None = None,
+    n2: int | None = None,
 ) -> Covariance:
     """One layer of the covariance map of two inputs' pre-activations (variances throughout).
 
@@ -315,8 +328,11 @@ def covariance_map(
         Input covariance; |q12| <= sqrt(q11 q22).
     keep : float
         Dropout keep probability in (0, 1].
-    n, n2 : int
-        Quadrature nodes (1-D; per axis in 2-D) for activations without closed forms.
+    n, n2 : int, optional
+        Quadrature for activations without closed forms (1-D; per axis in 2-D): None (default) the
+        panel rules of :mod:`cascades.nn.activations` (split at the kinks; 1-D about 1e-14, 2-D
+        about 1e-12); ints, the n-point and n2 x n2 trapezoid rules (reproducible, but their error
+        grows with q and across kinks).
 
     Returns
     -------
@@ -334,6 +350,7 @@ def covariance_map(
     if not np.all(np.isfinite(q12)) or np.any(np.abs(q12) > np.sqrt(q11 * q22) * (1 + 1e-12) + 1e-300):
         raise ValueError("q12 must be a finite covariance with |q12| <= sqrt(q11 q22)")
     r = _keep(keep)
+    n, n2 = _nodes("n", n), _nodes("n2", n2)
     new11 = sw / r * expect_phi_sq(activation, q11, n=n) + sb
     new22 = sw / r * expect_phi_sq(activation, q22, n=n) + sb
     new12 = sw * expect_phi_phi(activation, q11, q22, q12, n=n2) + sb
@@ -348,8 +365,8 @@ def c_map(
     *,
     q=None,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
-    n2: int = N_QUAD_2D,
+    n: int | None = None,
+    n2: int | None = None,
 ):
     """Correlation map c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q_map(q) at equal lengths q.
 
@@ -367,8 +384,11 @@ def c_map(
         Length of both inputs; default the fixed point :func:`q_fixed_point`.
     keep : float
         Dropout keep probability in (0, 1].
-    n, n2 : int
-        Quadrature nodes.
+    n, n2 : int, optional
+        Quadrature for activations without closed forms (1-D; per axis in 2-D): None (default) the
+        panel rules of :mod:`cascades.nn.activations` (split at the kinks; 1-D about 1e-14, 2-D
+        about 1e-12); ints, the n-point and n2 x n2 trapezoid rules (reproducible, but their error
+        grows with q and across kinks).
 
     Returns
     -------
@@ -387,6 +407,7 @@ def c_map(
         raise ValueError(f"c must hold correlations in [-1, 1], got {c!r}")
     sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
     r = _keep(keep)
+    n, n2 = _nodes("n", n), _nodes("n2", n2)
     if q is None:
         q = q_fixed_point(activation, sw, sb, keep=r, n=n)
     q = _variances("q", q)
@@ -404,8 +425,29 @@ def c_map(
 # ---------------------------------------------------------------------------------------------
 
 
-def _q_star(act: Activation, sw: Array, sb: Array, r: float, n: int, tol: float, max_iter: int) -> Array:
-    """Vectorised safeguarded Newton for the attracting root of g(q) = q_map(q) - q."""
+def _vanishes_at_zero(act: Activation) -> bool:
+    """phi(0) = 0 and phi continuous there: q = 0 is a fixed point of the length map at sigma_b^2 = 0."""
+    v = np.asarray(act.phi(np.array([-1e-250, 0.0, 1e-250])), dtype=float)
+    return bool(np.all(np.abs(v) < 1e-200))
+
+
+def _zero_fixed_point(act: Activation, a: Array, sb: Array) -> tuple[Array, Array]:
+    """Where q* = 0 exactly, and where Newton's tolerance must be absolute (see :func:`_q_star`)."""
+    if not (np.any(sb == 0) and _vanishes_at_zero(act)):
+        none = np.zeros(a.shape, dtype=bool)
+        return none, none
+    slope0 = a * float(expect_phi_sq_slope(act, 0.0))
+    return (sb == 0) & (slope0 < 1), (sb == 0) & (slope0 == 1)
+
+
+def _q_star(act: Activation, sw: Array, sb: Array, r: float, n, tol: float, max_iter: int) -> Array:
+    """Vectorised safeguarded Newton for the attracting root of g(q) = q_map(q) - q.
+
+    The tolerance is relative (q* may be tiny, and near a kink at 0 E[phi'^2] moves like
+    sqrt(q)). With sigma_b^2 = 0 and phi(0) = 0, q = 0 is a fixed point; where the map's slope
+    there is below 1 it attracts and the iteration from q = sigma_b^2 = 0 never leaves it, so
+    q* = 0 exactly; at slope exactly 1 (Newton only creeps towards 0) the tolerance is absolute.
+    """
     sw, sb = np.broadcast_arrays(sw, sb)
     shape = sw.shape
     sw, sb = sw.ravel().astype(float), sb.ravel().astype(float)
@@ -417,17 +459,22 @@ def _q_star(act: Activation, sw: Array, sb: Array, r: float, n: int, tol: float,
         return g, dg
 
     out = np.full(sw.size, np.nan)
+    zero, degenerate = _zero_fixed_point(act, a, sb)
+    out[zero] = 0.0
+    floor = np.where(degenerate, 1.0, 1e-300)
     # lo: g(sigma_b2) = a E[phi^2] >= 0. hi: expand until g(hi) < 0 (a downward crossing exists).
     lo = sb.copy()
     hi = np.maximum(2.0 * lo, 1.0)
-    idx_all = np.arange(sw.size)
-    g_hi, _ = g_dg(hi, idx_all)
-    todo = g_hi >= 0
+    idx_all = np.flatnonzero(~zero)
+    todo = np.zeros(sw.size, dtype=bool)
+    if idx_all.size:
+        g_hi, _ = g_dg(hi[idx_all], idx_all)
+        todo[idx_all[g_hi >= 0]] = True
     while np.any(todo):
         lo[todo] = hi[todo]
         hi[todo] *= 16.0
-        g_new, _ = g_dg(hi[todo], idx_all[todo])
         sub = np.flatnonzero(todo)
+        g_new, _ = g_dg(hi[sub], sub)
         todo[sub[g_new < 0]] = False
         over = hi > _Q_MAX
         out[todo & over] = np.inf
@@ -447,7 +494,7 @@ def _q_star(act: Activation, sw: Array, sb: Array, r: float, n: int, tol: float,
             newton = xa - g / dg
         ok = np.isfinite(newton) & (newton >= la) & (newton <= ha) & (it < 50)
         xn = np.where(ok, newton, 0.5 * (la + ha))
-        scale = np.maximum(np.abs(xn), 1.0)
+        scale = np.maximum(np.abs(xn), floor[active])
         done = (np.abs(xn - xa) <= tol * scale) & (np.abs(g) <= 1e3 * tol * scale)
         done |= (ha - la) <= tol * np.maximum(ha, 1e-300)
         lo[active], hi[active], x[active] = la, ha, xn
@@ -467,7 +514,7 @@ def q_fixed_point(
     sigma_b2,
     *,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
+    n: int | None = None,
     tol: float = 1e-13,
     max_iter: int = 200,
 ):
@@ -480,8 +527,10 @@ def q_fixed_point(
         Weight and bias variances, >= 0 (broadcast; the solver is vectorised).
     keep : float
         Dropout keep probability in (0, 1].
-    n : int
-        Quadrature nodes for activations without closed forms.
+    n : int, optional
+        Quadrature for activations without a closed form: None (default) the panel rule of
+        :mod:`cascades.nn.activations` (split at the kinks, accurate to about 1e-14); an int, the
+        n-point trapezoid rule (reproducible, but its error grows with q and across kinks).
     tol : float
         Relative tolerance on q* (and on the residual, times 1000).
     max_iter : int
@@ -505,6 +554,11 @@ def q_fixed_point(
     lo = sigma_b^2, hi found by expansion. The bracket only ever shrinks onto a downward crossing
     of the diagonal, i.e. a fixed point attracting from both sides (the one the iteration of the
     map reaches from q = sigma_b^2). The derivative is sigma_w^2 / r * d/dq E[phi^2] (Stein).
+    The tolerance is relative, also for tiny q* (for a kink at 0, as in selu, E[phi'^2] moves
+    like sqrt(q), so an absolute 1e-13 on q* would cost 3e-7 in chi_1). With sigma_b^2 = 0 and
+    phi(0) = 0, q = 0 is a fixed point; where the map's slope there is below 1 the iteration from
+    q = sigma_b^2 = 0 stays at it and q* = 0 exactly (at slope exactly 1, e.g. tanh with
+    sigma_w^2 = 1, Newton only creeps towards 0 and stops within 1e-13 absolute).
 
     Examples
     --------
@@ -521,14 +575,22 @@ def q_fixed_point(
     return _scalar_or_array(_q_star(act, sw, sb, r, n, tol, max_iter))
 
 
-def _dkernels_equal(act: Activation, q: Array, c: Array, n2: int, need_value: bool = True):
+def _dkernels_equal(act: Activation, q: Array, c: Array, n2, need_value: bool = True):
     """E[phi(u1) phi(u2)] and E[phi'(u1) phi'(u2)] at q11 = q22 = q, q12 = c q (fused quadrature)."""
     if act.kernel is not None and act.dkernel is not None:
         val = act.kernel(q, q, c * q) if need_value else None
         return val, act.dkernel(q, q, c * q)
-    z, w = quadrature_rule(n2)
     q, c = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(c, dtype=float))
     shape = q.shape
+    if n2 is None:
+        qf, cf = q.ravel(), np.clip(c.ravel(), -1.0, 1.0)
+        if act.smoothed is not None:  # the inner average in closed form: a 1-D rule
+            res = _smoothed_expect_2d(act, ("phi", "dphi") if need_value else ("dphi",), qf, qf, cf)
+        else:
+            pairs = [(act.phi, act.phi), (act.dphi, act.dphi)] if need_value else [(act.dphi, act.dphi)]
+            res = _panel_expect_2d(pairs, qf, qf, cf, act.kinks, act.kinks)
+        return (res[0].reshape(shape) if need_value else None), res[-1].reshape(shape)
+    z, w = quadrature_rule(n2)
     sq, cf = np.sqrt(q.ravel()), np.clip(c.ravel(), -1.0, 1.0)
     sf = np.sqrt(np.maximum(0.0, 1 - cf * cf))
     val = np.empty(cf.size)
@@ -594,8 +656,8 @@ def c_fixed_point(
     sigma_b2,
     *,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
-    n2: int = N_QUAD_2D,
+    n: int | None = None,
+    n2: int | None = None,
     tol: float = 1e-12,
     max_iter: int = 100,
 ):
@@ -609,8 +671,11 @@ def c_fixed_point(
     keep : float
         Dropout keep probability in (0, 1]. For r < 1, c = 1 is no longer a fixed point and
         c* < 1 everywhere (Schoenholz et al. 2017, Sec. 4).
-    n, n2 : int
-        Quadrature nodes (1-D; per axis in 2-D).
+    n, n2 : int, optional
+        Quadrature for activations without closed forms (1-D; per axis in 2-D): None (default) the
+        panel rules of :mod:`cascades.nn.activations` (split at the kinks; 1-D about 1e-14, 2-D
+        about 1e-12); ints, the n-point and n2 x n2 trapezoid rules (reproducible, but their error
+        grows with q and across kinks).
     tol : float
         Absolute tolerance on c*.
     max_iter : int
@@ -648,6 +713,7 @@ def c_fixed_point(
     r = _keep(keep)
     tol = check_real("tol", tol, low=0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
+    n, n2 = _nodes("n", n), _nodes("n2", n2)
     qs = _q_star(act, sw, sb, r, n, 1e-13, 200)
     chi = _chi1_at(act, np.broadcast_to(sw, qs.shape), qs, r, n)
     shape = np.broadcast_shapes(sw.shape, sb.shape)
@@ -671,7 +737,7 @@ def _chi1_at(act: Activation, sw: Array, qs: Array, r: float, n: int) -> Array:
         return np.where(sw == 0, 0.0, sw / r * m)
 
 
-def chi1(activation: ActivationLike, sigma_w2, sigma_b2, *, q=None, keep: float = 1.0, n: int = N_QUAD_1D):
+def chi1(activation: ActivationLike, sigma_w2, sigma_b2, *, q=None, keep: float = 1.0, n: int | None = None):
     """chi_1 = sigma_w^2 / r E[phi'(sqrt(q*) z)^2] (variances; Poole et al. 2016, eq. 7).
 
     The slope of the correlation map at c = 1 and the mean growth factor of squared gradient norms
@@ -687,8 +753,10 @@ def chi1(activation: ActivationLike, sigma_w2, sigma_b2, *, q=None, keep: float 
         Length at which to evaluate; default q* (:func:`q_fixed_point`).
     keep : float
         Dropout keep probability in (0, 1].
-    n : int
-        Quadrature nodes.
+    n : int, optional
+        Quadrature for activations without a closed form: None (default) the panel rule of
+        :mod:`cascades.nn.activations` (split at the kinks, accurate to about 1e-14); an int, the
+        n-point trapezoid rule (reproducible, but its error grows with q and across kinks).
 
     Returns
     -------
@@ -716,8 +784,8 @@ def chi_c(
     sigma_b2,
     *,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
-    n2: int = N_QUAD_2D,
+    n: int | None = None,
+    n2: int | None = None,
 ):
     """chi_c = sigma_w^2 E[phi'(u1*) phi'(u2*)] at (q*, c*) (variances; Schoenholz et al. 2017, eq. 9).
 
@@ -731,8 +799,11 @@ def chi_c(
         Weight and bias variances, >= 0.
     keep : float
         Dropout keep probability in (0, 1].
-    n, n2 : int
-        Quadrature nodes.
+    n, n2 : int, optional
+        Quadrature for activations without closed forms (1-D; per axis in 2-D): None (default) the
+        panel rules of :mod:`cascades.nn.activations` (split at the kinks; 1-D about 1e-14, 2-D
+        about 1e-12); ints, the n-point and n2 x n2 trapezoid rules (reproducible, but their error
+        grows with q and across kinks).
 
     Returns
     -------
@@ -742,6 +813,8 @@ def chi_c(
     --------
     >>> chi_c("relu", 1.5, 0.1)   # ordered: c* = 1, chi_c = chi_1 = 0.75
     0.75
+    >>> round(chi_c("hardtanh", 4.0, 0.05), 6)   # chaotic: 2-D quadrature split at the kinks +-1
+    0.805146
     """
     return _scalar_or_array(_scales(activation, sigma_w2, sigma_b2, keep, n, n2)["chi_c"])
 
@@ -761,30 +834,84 @@ def _kernel_code(act: Activation) -> int:
         return -1
 
 
-def _slope_at_zero(act: Activation) -> float:
-    # the q -> 0+ limit of d/dq E[phi^2], exactly as in expect_phi_sq_slope
-    u = np.array([-1e-12, 1e-12])
-    return float(np.mean(act.dphi(u) ** 2 + act.phi(u) * act.d2phi(u)))
-
-
 def _as_rows(a: Array) -> Array:
     """A contiguous float grid of shape (rows, cols): 2-D arrays as they are, else one row."""
     a = np.asarray(a, dtype=float)
     return np.ascontiguousarray(a if a.ndim == 2 else a.reshape(1, -1))
 
 
-def _length_fast(code: int, act: Activation, sw: Array, sb: Array, r: float, n: int):
-    """q*, E[phi^2], d/dq E[phi^2] and E[phi'^2] at q* by the numba kernel (same algorithm as _q_star)."""
+# The numba path with n=None / n2=None (the default): the trapezoid rule of the kernels, its size
+# chosen per point from q*. For phi(sqrt(q) z) analytic in the strip |Im z| < d the trapezoid error
+# is ~exp(-2 pi d / h) (d = pi / (2 sqrt q) for tanh, pi / sqrt q for sigmoid and silu), so the node
+# count must grow like sqrt(q). Measured against the panel rule over q in [4, 400]: 1e-9 relative on
+# E[phi^2], E[phi'^2], d/dq E[phi^2] and E[phi'^4] needs n = 70 sqrt(q) (tanh), 40 sqrt(q) (gelu),
+# 36 sqrt(q) (sigmoid), 35 sqrt(q) (silu); 1e-8 on both 2-D kernels (c in [0, 0.999]) needs
+# n2 = 47 sqrt(q) + 20 outer nodes (tanh; 44 sqrt(q) for 1e-7) and 30 sqrt(q) (the others). The
+# sizes below add a margin, and a point gets the smallest size of the ladder that is large enough
+# (points beyond the ladder fall back to the numpy panel rule). The floor is the previous default
+# (301 / 121 nodes).
+_TRAP_SLOPE_1D = {_kernels.TANH: 72.0, _kernels.SIGMOID: 38.0, _kernels.GELU: 42.0, _kernels.SILU: 38.0}
+_TRAP_SLOPE_2D = {_kernels.TANH: 48.0, _kernels.SIGMOID: 32.0, _kernels.GELU: 32.0, _kernels.SILU: 32.0}
+_TRAP_OFFSET_1D = 41.0
+_TRAP_OFFSET_2D = 21.0
+_TRAP_1D = np.array([301, 401, 501, 701, 1001, 1401, 2001, 2801, 4001, 5601, 8001])
+_TRAP_2D = np.array([121, 141, 161, 185, 211, 241, 277, 317, 361, 415, 475, 541, 621, 711, 811])
+# The inner integrand of the 2-D rule, phi(sqrt(q) (c z1 + sqrt(1 - c^2) z2)) in z2, varies on the
+# scale 1 / (sqrt(q) sqrt(1 - c^2)): measured, 1e-9 relative on both kernels needs an inner size of
+# 44 sqrt(q (1 - c^2)) + 21 (tanh), 21 (sigmoid), 15 (gelu) and 17 (silu) times that + 21, for q up
+# to 100 and c in [0, 0.99999] (with a fine outer rule). Each evaluation takes the smallest inner
+# size of the ladder that is large enough, capped at the outer size.
+_TRAP_SLOPE_INNER = {_kernels.TANH: 50.0, _kernels.SIGMOID: 25.0, _kernels.GELU: 25.0, _kernels.SILU: 25.0}
+_TRAP_OFFSET_INNER = 31.0
+_TRAP_INNER = np.array([41, 61, 81, 101])
+
+
+def _trap_level(code: int, q: Array, two_d: bool) -> Array:
+    """Index into the ladder of the smallest trapezoid size accurate at length q (len(ladder): none is)."""
+    if two_d:
+        need = _TRAP_SLOPE_2D[code] * np.sqrt(q) + _TRAP_OFFSET_2D
+        return np.searchsorted(_TRAP_2D, need)
+    need = _TRAP_SLOPE_1D[code] * np.sqrt(q) + _TRAP_OFFSET_1D
+    return np.searchsorted(_TRAP_1D, need)
+
+
+def _length_fast(code: int, act: Activation, sw: Array, sb: Array, r: float, n):
+    """q*, E[phi^2], d/dq E[phi^2] and E[phi'^2] at q* by the numba kernel (same algorithm as _q_star).
+
+    With ``n=None`` every point is solved with the smallest trapezoid size accurate at its q*
+    (:data:`_TRAP_1D`): first with 301 nodes, then again with more where q* needs them (each
+    new q* can only ask for more), and by the numpy panel rule past the ladder.
+    """
     shape = sw.shape
     sw2, sb2 = _as_rows(sw), _as_rows(sb)
-    z, w = quadrature_rule(n)
-    outs = [np.empty(sw2.shape) for _ in range(4)]
+    outs = [np.full(sw2.shape, np.nan) for _ in range(4)]
     status = np.zeros(sw2.shape, dtype=np.int8)
     n_eval = np.zeros(sw2.shape, dtype=np.int64)
-    _kernels.q_star_grid(
-        code, sw2, sb2, float(r), z, w, w * z, _slope_at_zero(act), 1e-13, 200, 50, _Q_MAX, *outs, status,
-        n_eval,
-    )
+    slope0 = _slope_at_zero(act)
+    zero_fixed = _vanishes_at_zero(act)
+
+    def solve(size, active):
+        z, w = quadrature_rule(int(size))
+        _kernels.q_star_grid(
+            code, sw2, sb2, float(r), z, w, w * z, slope0, zero_fixed, 1e-13, 200, 50, _Q_MAX, active,
+            *outs, status, n_eval,
+        )
+
+    fallback = np.zeros(sw2.shape, dtype=bool)
+    if n is not None:
+        solve(n, np.ones(sw2.shape, dtype=bool))
+    else:
+        level = np.zeros(sw2.shape, dtype=np.int64)
+        pending = np.ones(sw2.shape, dtype=bool)
+        while np.any(pending):
+            for k in np.unique(level[pending]):
+                solve(_TRAP_1D[k], pending & (level == k))
+            q = outs[0]
+            ok = np.isfinite(q)
+            need = np.where(ok, _trap_level(code, np.where(ok, q, 0.0), two_d=False), 0)
+            fallback |= ok & (need >= _TRAP_1D.size)
+            pending = ok & (need > level) & ~fallback
+            level = np.where(pending, need, level)
     _LAST_Q_EVALS[0] = int(n_eval.sum())
     if np.any(status != _kernels.STATUS_OK):
         k = np.flatnonzero(status.ravel() != _kernels.STATUS_OK)
@@ -792,6 +919,12 @@ def _length_fast(code: int, act: Activation, sw: Array, sb: Array, r: float, n: 
             f"q_fixed_point did not converge for {k.size} parameter point(s) in 200 iterations "
             f"(e.g. sigma_w2={sw2.ravel()[k[0]]!r}, sigma_b2={sb2.ravel()[k[0]]!r})"
         )
+    if np.any(fallback):
+        qf = _q_star(act, sw2[fallback], sb2[fallback], r, None, 1e-13, 200)
+        outs[0][fallback] = qf
+        outs[1][fallback] = expect_phi_sq(act, qf)
+        outs[2][fallback] = expect_phi_sq_slope(act, qf)
+        outs[3][fallback] = expect_dphi_sq(act, qf)
     return tuple(o.reshape(shape) for o in outs)
 
 
@@ -808,18 +941,40 @@ _LAST_C_EVALS = [0]
 _EARLY = 1e-8
 
 
-def _inner_ranges(z: Array, w: Array) -> tuple[Array, Array, Array, Array]:
-    """Per row i of the 2-D rule: the kept inner nodes [jlo, jhi) and the sums of w_j, w_j z_j there."""
-    keep = np.outer(w, w) >= _TAIL * w.max() ** 2
+def _inner_ranges(z: Array, w: Array, zi: Array | None = None, wi: Array | None = None):
+    """Per outer row i of the 2-D rule (outer z, w; inner zi, wi, default the same): the kept inner
+    nodes [jlo, jhi) and the sums of wi_j, wi_j zi_j there."""
+    zi, wi = (z, w) if zi is None else (zi, wi)
+    keep = np.outer(w, wi) >= _TAIL * w.max() * wi.max()
     any_ = keep.any(axis=1)
     jlo = np.where(any_, np.argmax(keep, axis=1), 0).astype(np.int64)
-    jhi = np.where(any_, w.size - np.argmax(keep[:, ::-1], axis=1), 0).astype(np.int64)
-    inside = (np.arange(w.size) >= jlo[:, None]) & (np.arange(w.size) < jhi[:, None])
-    return jlo, jhi, inside @ w, inside @ (w * z)
+    jhi = np.where(any_, wi.size - np.argmax(keep[:, ::-1], axis=1), 0).astype(np.int64)
+    inside = (np.arange(wi.size) >= jlo[:, None]) & (np.arange(wi.size) < jhi[:, None])
+    return jlo, jhi, inside @ wi, inside @ (wi * zi)
 
 
-def _c_star_fast(code, sw, sb, qs, chi, e2, r, n2, tol, max_iter):
-    """c* and E[phi'(u1) phi'(u2)] at (q*, c*) by the numba kernel (same algorithm as _c_star)."""
+def _inner_ladder(n_outer: int, inner_sizes) -> tuple:
+    """What c_star_grid takes for the inner rules of sizes ``inner_sizes`` under the outer rule of n_outer."""
+    z, w = quadrature_rule(n_outer)
+    sizes = np.asarray(inner_sizes, dtype=np.int64)
+    zi_all = np.zeros((sizes.size, sizes.max()))
+    wi_all = np.zeros((sizes.size, sizes.max()))
+    ranges = [np.zeros((sizes.size, n_outer), dtype=np.int64) for _ in range(2)]
+    ranges += [np.zeros((sizes.size, n_outer)) for _ in range(2)]
+    for k, m in enumerate(sizes):
+        zi, wi = quadrature_rule(int(m))
+        zi_all[k, :m], wi_all[k, :m] = zi, wi
+        for arr, val in zip(ranges, _inner_ranges(z, w, zi, wi), strict=True):
+            arr[k] = val
+    return z, w, zi_all, wi_all, sizes, *ranges
+
+
+def _c_star_fast(code, act, sw, sb, qs, chi, e2, r, n2, tol, max_iter):
+    """c* and E[phi'(u1) phi'(u2)] at (q*, c*) by the numba kernel (same algorithm as _c_star).
+
+    With ``n2=None`` each point gets the smallest 2-D trapezoid size accurate at its q*
+    (:data:`_TRAP_2D`, one kernel call per size), and the numpy panel rule past the ladder.
+    """
     shape = qs.shape
     sw, sb, qs, chi, e2 = (_as_rows(np.broadcast_to(a, shape)) for a in (sw, sb, qs, chi, e2))
     out = np.full(qs.shape, np.nan)
@@ -833,20 +988,40 @@ def _c_star_fast(code, sw, sb, qs, chi, e2, r, n2, tol, max_iter):
     else:
         active = finite
     den = np.where(active, sw / r * np.where(active, e2, 0.0) + sb, 1.0)
-    z, w = quadrature_rule(n2)
-    ranges = _inner_ranges(z, w)
+    if n2 is None:
+        level = np.where(active, _trap_level(code, np.where(active, qs, 0.0), two_d=True), 0)
+        fallback = active & (level >= _TRAP_2D.size)
+        todo = active & ~fallback
+        calls = [(_TRAP_2D[k], todo & (level == k)) for k in np.unique(level[todo])]
+    else:
+        fallback = np.zeros(qs.shape, dtype=bool)
+        calls = [(n2, active)]
     status = np.zeros(qs.shape, dtype=np.int8)
-    n_eval = np.zeros(qs.shape, dtype=np.int64)
-    _kernels.c_star_grid(
-        code, sw, sb, np.where(active, qs, 1.0), den, active, z, w, *ranges, tol, max_iter, 30,
-        out, dk, status, n_eval, _EARLY,
-    )
-    _LAST_C_EVALS[0] = int(n_eval.sum())
+    total = 0
+    for size, sub in calls:
+        size = int(size)
+        if n2 is None:  # inner rules from the ladder, up to the outer size
+            inner = [m for m in (*_TRAP_INNER, *_TRAP_2D) if m < size] + [size]
+            slope, offset = _TRAP_SLOPE_INNER[code], _TRAP_OFFSET_INNER
+        else:  # the square n2 x n2 rule
+            inner, slope, offset = [size], 0.0, 0.0
+        n_eval = np.zeros(qs.shape, dtype=np.int64)
+        _kernels.c_star_grid(
+            code, sw, sb, np.where(sub, qs, 1.0), den, sub, *_inner_ladder(size, inner), slope, offset, tol,
+            max_iter, 30, out, dk, status, n_eval, _EARLY,
+        )
+        total += int(n_eval.sum())
+    _LAST_C_EVALS[0] = total
     if np.any(status != _kernels.STATUS_OK):
         k = int(np.count_nonzero(status != _kernels.STATUS_OK))
         raise RuntimeError(
             f"c_fixed_point did not converge for {k} parameter point(s) in {max_iter} iterations"
         )
+    if np.any(fallback):
+        cf = _c_star(act, sw[fallback], sb[fallback], qs[fallback], chi[fallback], r, None, None, tol,
+                     max_iter)
+        out[fallback] = cf
+        _, dk[fallback] = _dkernels_equal(act, qs[fallback], cf, None, need_value=False)
     return out.reshape(shape), dk.reshape(shape)
 
 
@@ -854,12 +1029,17 @@ def _scales(activation, sigma_w2, sigma_b2, keep, n, n2, correlations=True, meth
     act = get_activation(activation)
     sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
     r = _keep(keep)
+    n, n2 = _nodes("n", n), _nodes("n2", n2)
     shape = np.broadcast_shapes(sw.shape, sb.shape)
     sw, sb = (np.broadcast_to(a, shape) for a in (sw, sb))
     code = _kernel_code(act) if method == "auto" else -1
-    # numba for what needs quadrature; closed forms (and custom callables) stay on the numpy path
+    # numba for what needs quadrature; closed forms (and custom callables) stay on the numpy path,
+    # and so do kinked activations (selu, hardtanh) unless a fixed rule is asked for: a trapezoid
+    # rule across a kink converges only algebraically
     fast1 = code >= 0 and act.mean_sq is None and act.dmean_sq is None and act.mean_dsq is None
+    fast1 = fast1 and (n is not None or code in _TRAP_SLOPE_1D)
     fast2 = code >= 0 and act.kernel is None and act.dkernel is None
+    fast2 = fast2 and (n2 is not None or code in _TRAP_SLOPE_2D)
     if fast1:
         qs, e2, slope_q, d2 = _length_fast(code, act, sw, sb, r, n)
         with np.errstate(invalid="ignore"):
@@ -872,7 +1052,7 @@ def _scales(activation, sigma_w2, sigma_b2, keep, n, n2, correlations=True, meth
     if correlations:
         if fast2:
             e2c = e2 if fast1 else expect_phi_sq(act, np.where(fin, qs, 0.0), n=n)
-            cs, dk = _c_star_fast(code, sw, sb, qs, ch1, e2c, r, n2, 1e-12, 100)
+            cs, dk = _c_star_fast(code, act, sw, sb, qs, ch1, e2c, r, n2, 1e-12, 100)
         else:
             cs = _c_star(act, sw, sb, qs, ch1, r, n, n2, 1e-12, 100).reshape(shape)
     else:
@@ -906,8 +1086,8 @@ def depth_scales(
     sigma_b2,
     *,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
-    n2: int = N_QUAD_2D,
+    n: int | None = None,
+    n2: int | None = None,
 ) -> DepthScales:
     """Depth scales xi_q and xi_c of Schoenholz et al. (2017), eqs. 4 and 9 (variances).
 
@@ -923,8 +1103,11 @@ def depth_scales(
         Weight and bias variances, >= 0.
     keep : float
         Dropout keep probability in (0, 1].
-    n, n2 : int
-        Quadrature nodes.
+    n, n2 : int, optional
+        Quadrature for activations without closed forms (1-D; per axis in 2-D): None (default) the
+        panel rules of :mod:`cascades.nn.activations` (split at the kinks; 1-D about 1e-14, 2-D
+        about 1e-12); ints, the n-point and n2 x n2 trapezoid rules (reproducible, but their error
+        grows with q and across kinks).
 
     Returns
     -------
@@ -948,7 +1131,7 @@ def critical_weight_variance(
     sigma_b2,
     *,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
+    n: int | None = None,
     xtol: float = 1e-13,
 ):
     """The edge of chaos: the weight variance sigma_w^2 with chi_1 = 1 at q* (Poole et al. 2016, Sec. 3).
@@ -961,10 +1144,12 @@ def critical_weight_variance(
     keep : float
         Dropout keep probability in (0, 1]: then the root of the gradient criterion
         sigma_w^2 / r E[phi'^2] = 1; for ReLU sigma_w^2 = 2 r (derived; see Notes).
-    n : int
-        Quadrature nodes.
+    n : int, optional
+        Quadrature for activations without a closed form: None (default) the panel rule of
+        :mod:`cascades.nn.activations` (split at the kinks, accurate to about 1e-14); an int, the
+        n-point trapezoid rule (reproducible, but its error grows with q and across kinks).
     xtol : float
-        Absolute tolerance of :func:`scipy.optimize.brentq`.
+        Absolute tolerance of :func:`scipy.optimize.brentq` (the ``n``-int route only).
 
     Returns
     -------
@@ -974,15 +1159,26 @@ def critical_weight_variance(
     Raises
     ------
     ValueError
-        If chi_1 never crosses 1 (e.g. Heaviside, where chi_1 is infinite).
+        If there is no critical point with this sigma_b^2: Heaviside (chi_1 infinite), ReLU with
+        sigma_b^2 > 0, and GELU or SiLU at sigma_b^2 = 0, where chi_1 = 1 only at q = 0 (sigma_w^2 = 4)
+        and q moves away from 0 (the length map has no finite fixed point with chi_1 = 1 there: a
+        solver on chi_1(sigma_w^2) finds only the jump of q* from 0 to a finite value).
 
     Notes
     -----
-    brentq on sigma_w^2 -> chi_1(sigma_w^2, sigma_b^2) - 1, with q* recomputed at each step; the
-    bracket starts at [1e-8, 1] and is doubled until chi_1 > 1. For ReLU, chi_1 = sigma_w^2 / (2 r)
-    whatever q*, so the critical point is sigma_w^2 = 2 r (for r = 1: He et al. 2015). With dropout
-    the length map of ReLU has slope sigma_w^2 / (2 r) too, so this is also where q* diverges;
-    the correlation map has no critical point for r < 1 (Schoenholz et al. 2017, Sec. 4).
+    Default (``n=None``): the point of the edge-of-chaos curve with this sigma_b^2
+    (:func:`cascades.nn.criticality.critical_point`; Hayou, Doucet & Rousseau 2019): the roots of
+    sigma_b^2(q*) = q* - E[phi^2] / E[phi'^2] = sigma_b^2, sigma_w^2 = r / E[phi'(sqrt(q*) z)^2] (dropout
+    divides sigma_w^2 by r in both the length map and chi_1, so it scales the critical sigma_w^2 by
+    r). The stable root is taken when there are several. At sigma_b^2 = 0 odd activations (tanh,
+    erf, SELU) have only the degenerate point q* = 0, sigma_w^2 = r / E[phi'(0)^2] (one-sided limits
+    averaged at a kink: 2 r / (lambda^2 (1 + alpha^2)) for SELU), which the length map approaches
+    algebraically. With an int ``n`` (the trapezoid rule): brentq on sigma_w^2 -> chi_1(sigma_w^2,
+    sigma_b^2) - 1 with q* recomputed at each step (bracket [1e-8, 1], doubled until chi_1 > 1), the
+    classical route of Poole et al. (2016), which at GELU's sigma_b^2 = 0 returns the jump at 4.
+    For ReLU, chi_1 = sigma_w^2 / (2 r) whatever q*, so the critical point is sigma_w^2 = 2 r (for
+    r = 1: He et al. 2015); the correlation map has no critical point for r < 1 (Schoenholz et al.
+    2017, Sec. 4).
 
     Examples
     --------
@@ -990,10 +1186,21 @@ def critical_weight_variance(
     2.0
     >>> round(critical_weight_variance("tanh", 0.05), 6)
     1.760955
+    >>> round(critical_weight_variance("selu", 0.05), 6)   # Klambauer et al. 2017's SELU
+    0.901766
+    >>> critical_weight_variance("tanh", 0.0)               # the degenerate point q* = 0
+    1.0
     """
     act = get_activation(activation)
     sb = _variances("sigma_b2", sigma_b2)
     r = _keep(keep)
+    if n is None:
+        from .criticality import critical_point
+
+        def curve(b):
+            return r * critical_point(act, sigma_b2=float(b)).sigma_w2
+
+        return _scalar_or_array(np.vectorize(curve, otypes=[float])(sb))
 
     def h(sw, b):
         qs = _q_star(act, np.asarray(sw), np.asarray(b), r, n, 1e-14, 200)
@@ -1032,8 +1239,8 @@ def propagate(
     q22: float | None = None,
     c: float = 1.0,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
-    n2: int = N_QUAD_2D,
+    n: int | None = None,
+    n2: int | None = None,
 ) -> Trajectory:
     """Iterate the covariance map for ``depth`` layers from two inputs (Poole et al. 2016, eqs. 3, 5).
 
@@ -1052,8 +1259,11 @@ def propagate(
         Initial correlation in [-1, 1].
     keep : float
         Dropout keep probability in (0, 1].
-    n, n2 : int
-        Quadrature nodes.
+    n, n2 : int, optional
+        Quadrature for activations without closed forms (1-D; per axis in 2-D): None (default) the
+        panel rules of :mod:`cascades.nn.activations` (split at the kinks; 1-D about 1e-14, 2-D
+        about 1e-12); ints, the n-point and n2 x n2 trapezoid rules (reproducible, but their error
+        grows with q and across kinks).
 
     Returns
     -------
@@ -1076,6 +1286,7 @@ def propagate(
     c0 = check_real("c", c, low=-1, high=1)
     depth = check_int("depth", depth, low=0)
     r = _keep(keep)
+    n, n2 = _nodes("n", n), _nodes("n2", n2)
     out = np.empty((4, depth + 1))
     q12 = c0 * math.sqrt(a * b)
     for l in range(depth + 1):
@@ -1091,7 +1302,7 @@ def propagate(
 
 def q_trajectory(
     activation: ActivationLike, sigma_w2: float, sigma_b2: float, q0: float, depth: int,
-    *, keep: float = 1.0, n: int = N_QUAD_1D,
+    *, keep: float = 1.0, n: int | None = None,
 ) -> Array:
     """Lengths q^0 = q0, q^1, ..., q^depth under the length map (variances; Poole et al. 2016, eq. 3).
 
@@ -1106,8 +1317,10 @@ def q_trajectory(
         Number of layers, >= 0.
     keep : float
         Dropout keep probability in (0, 1].
-    n : int
-        Quadrature nodes.
+    n : int, optional
+        Quadrature for activations without a closed form: None (default) the panel rule of
+        :mod:`cascades.nn.activations` (split at the kinks, accurate to about 1e-14); an int, the
+        n-point trapezoid rule (reproducible, but its error grows with q and across kinks).
 
     Returns
     -------
@@ -1134,7 +1347,7 @@ def q_trajectory(
 
 def c_trajectory(
     activation: ActivationLike, sigma_w2: float, sigma_b2: float, c0: float, depth: int,
-    *, q0: float | None = None, keep: float = 1.0, n: int = N_QUAD_1D, n2: int = N_QUAD_2D,
+    *, q0: float | None = None, keep: float = 1.0, n: int | None = None, n2: int | None = None,
 ) -> Array:
     """Correlations c^0 = c0, ..., c^depth of two inputs of equal length (Poole et al. 2016, eq. 5).
 
@@ -1151,8 +1364,11 @@ def c_trajectory(
         Initial length of both inputs; default q* (then the lengths stay at q* and only c moves).
     keep : float
         Dropout keep probability in (0, 1].
-    n, n2 : int
-        Quadrature nodes.
+    n, n2 : int, optional
+        Quadrature for activations without closed forms (1-D; per axis in 2-D): None (default) the
+        panel rules of :mod:`cascades.nn.activations` (split at the kinks; 1-D about 1e-14, 2-D
+        about 1e-12); ints, the n-point and n2 x n2 trapezoid rules (reproducible, but their error
+        grows with q and across kinks).
 
     Returns
     -------
@@ -1188,8 +1404,8 @@ def phase_diagram(
     axes: str = "std",
     keep: float = 1.0,
     correlations: bool = True,
-    n: int = N_QUAD_1D,
-    n2: int = N_QUAD_2D,
+    n: int | None = None,
+    n2: int | None = None,
     method: str = "auto",
 ) -> PhaseDiagram:
     """chi_1, q*, c* and the order/chaos classification on a (sigma_w, sigma_b) grid.
@@ -1210,20 +1426,28 @@ def phase_diagram(
     correlations : bool
         Compute c* and chi_c (the expensive 2-D part). With ``False`` they are nan except where
         c* = 1 is known (ordered phase without dropout, chi_c = chi_1 there).
-    n, n2 : int
-        Quadrature nodes (1-D; per axis in 2-D), the defaults of the scalar functions (301, 121).
-        Measured for tanh over Poole's range (q* up to 38): q* and chi_1 to about 1e-8; c* to
-        1e-5 and chi_c to 7e-4 at the largest q* (better than 1e-6 for q* <= 11). Cheaper settings
-        lose accuracy fast at large q*: n2 = 61 gives c* to 3e-3 and chi_c to 7e-2 there, and
-        n = 201 gives chi_1 to 1e-4.
+    n, n2 : int, optional
+        The quadrature. None (default): accurate rules, chosen per point. In the numba path
+        (``method="auto"``; tanh, sigmoid, gelu, silu) the trapezoid rule with a node count
+        chosen from q* so that its error stays below about 1e-9 (1-D) and 1e-8 (2-D kernels)
+        relative (see Notes); kinked activations (selu, elu, hardtanh: closed forms in 1-D, a
+        1-D rule over the closed-form Gaussian smoothing of phi in 2-D) and the numpy path use
+        the panel rules of :mod:`cascades.nn.activations` (about 1e-14 in 1-D, 1e-12 in 2-D).
+        Ints: the fixed n-point / n2 x n2 trapezoid rule everywhere (the numba kernels for every
+        registered activation), reproducible but not accurate at large q* or across kinks:
+        measured for tanh on Poole's range (q* up to 38) with n = 301, n2 = 121, chi_1 to 1e-8,
+        c* to 1e-5 and chi_c to 7e-4 at the largest q*; for hardtanh at (4, 0.05) (variances),
+        chi_c 0.711 instead of 0.805.
     method : {"auto", "numpy"}
         ``"auto"``: numba kernels (``cascades/nn/_kernels.py``) for the registered activations
-        whose expectations need quadrature (tanh, sigmoid, gelu, silu, selu; hardtanh's 2-D
-        kernel), closed forms where known, numpy for anything else (custom callables).
-        ``"numpy"``: the vectorised numpy solvers of :func:`q_fixed_point` and
-        :func:`c_fixed_point` throughout (the reference; slower). Both use the same quadrature
-        rule and stopping rules and agree to about 1e-10 (measured on Poole's grid: q*, chi_1 and
-        c* to 1e-11, chi_c to 3e-11 relative).
+        whose expectations need quadrature (tanh, sigmoid, gelu, silu; with explicit ``n2`` also
+        the 2-D kernels of selu and hardtanh), closed forms where known, numpy for anything else
+        (custom callables, elu, gelu_tanh). ``"numpy"``: the vectorised numpy solvers of
+        :func:`q_fixed_point` and :func:`c_fixed_point` throughout (the reference; slower). With
+        a fixed rule both use the same quadrature and stopping rules and agree to about 1e-10
+        (measured on Poole's grid: q*, chi_1 and c* to 1e-11, chi_c to 3e-11 relative); with the
+        default rules they agree to the accuracy of the trapezoid sizes (measured on Poole's
+        41 x 41 grid for tanh: q* and chi_1 to 5e-11, c* to 7e-11, chi_c to 6e-10).
 
     Returns
     -------
@@ -1248,12 +1472,30 @@ def phase_diagram(
     from the same pass, by Price's theorem) and stops one evaluation early when Halley's predicted
     error is below the tolerance. For tanh, sigmoid and silu each quadrature row costs two
     exponentials (the rest is a geometric sequence), and the mirror symmetry of smooth activations
-    (phi(-x) from phi(x)) halves the 2-D rule. Measured on Poole's grid for tanh: 3.0 evaluations
-    of the 1-D rule per point for q*; 2.0 (201 x 201) to 2.6 (41 x 41) evaluations of the 2-D rule
-    per chaotic point, each over about 5 500 of the 121^2 nodes, against 7 full evaluations (6
-    Newton steps and chi_c) in the numpy path.
+    (phi(-x) from phi(x)) halves the 2-D rule.
+
+    The trapezoid sizes of the default numba path: the error of the trapezoid rule for an
+    integrand analytic in the strip |Im z| < d is about exp(-2 pi d / h), and phi(sqrt(q) z) has
+    d = pi / (2 sqrt(q)) for tanh (pi / sqrt(q) for sigmoid and silu), so the node count must
+    grow like sqrt(q). Measured against the panel rule, 1e-9 relative on the 1-D expectations
+    needs n = 70 sqrt(q) for tanh and about 40 sqrt(q) for sigmoid, gelu and silu, and 1e-8 on
+    both 2-D kernels needs n2 = 47 sqrt(q) (tanh) and 30 sqrt(q) outer nodes, while the inner
+    sum, whose integrand varies on the scale 1 / sqrt(q (1 - c^2)), needs only 44 sqrt(q (1 - c^2))
+    (tanh) and 21 sqrt(q (1 - c^2)) nodes. Each point is solved with the smallest size of a
+    ladder that meets these counts with a margin (at least the fixed rule's 301 and 121): 1-D
+    first with 301 nodes and again with more where the q* found asks for them; 2-D with an outer
+    size from q* and, at every evaluation, an inner size from q* and the current c. Points past
+    the ladder (q* above about 1.2e4 in 1-D; 270 in 2-D for tanh, 600 for the others) by the panel
+    rule. Measured on Poole's grid for tanh: 2.0 (201 x 201) to 2.4 (41 x 41) evaluations of the
+    2-D rule per chaotic point; 201 x 201 takes about 2-3 times as long as with the fixed
+    301 / 121 rule (``benchmarks/bench_nn_meanfield.py``).
+    q* = inf (an unbounded activation whose length map outgrows the diagonal, e.g. gelu with
+    sigma_w^2 > 2) is decided with 301 nodes while the bracket grows to 1e12, where that rule is
+    good to 2e-6 relative for gelu and silu (measured; at q ~ 1e4, 1e-12 beyond 1e8): within
+    about 1e-6 of that boundary in sigma_w^2 the decision can differ from the numpy path's.
     Activations with closed forms (relu, leaky_relu, linear, erf, heaviside) take milliseconds
-    either way; ``benchmarks/bench_nn_meanfield.py`` times both methods.
+    either way; hardtanh, elu and selu take the numpy path with their 1-D closed forms and 1-D
+    rules for the 2-D kernels (measured for hardtanh: 0.7 s for 41 x 41, 11 s for 201 x 201).
 
     Examples
     --------
@@ -1304,7 +1546,7 @@ def gradient_norms(
     *,
     q0: float | None = None,
     keep: float = 1.0,
-    n: int = N_QUAD_1D,
+    n: int | None = None,
 ) -> Array:
     """Expected squared gradient norms per layer relative to the last layer (variances).
 
@@ -1324,8 +1566,10 @@ def gradient_norms(
         Length of the first layer's pre-activations (default q*: the lengths stay at q*).
     keep : float
         Dropout keep probability in (0, 1].
-    n : int
-        Quadrature nodes.
+    n : int, optional
+        Quadrature for activations without a closed form: None (default) the panel rule of
+        :mod:`cascades.nn.activations` (split at the kinks, accurate to about 1e-14); an int, the
+        n-point trapezoid rule (reproducible, but its error grows with q and across kinks).
 
     Returns
     -------
@@ -1361,7 +1605,7 @@ def jacobian_spectrum_moments(
     depth: int,
     *,
     weights: str = "gaussian",
-    n: int = N_QUAD_1D,
+    n: int | None = None,
 ) -> JacobianMoments:
     """Mean and variance of the spectrum of J J^T for the input-output Jacobian J (variances).
 
@@ -1381,8 +1625,10 @@ def jacobian_spectrum_moments(
         Number of layers L >= 1.
     weights : {"gaussian", "orthogonal"}
         The weight ensemble (orthogonal W scaled by sigma_w).
-    n : int
-        Quadrature nodes.
+    n : int, optional
+        Quadrature for activations without a closed form: None (default) the panel rule of
+        :mod:`cascades.nn.activations` (split at the kinks, accurate to about 1e-14); an int, the
+        n-point trapezoid rule (reproducible, but its error grows with q and across kinks).
 
     Returns
     -------
