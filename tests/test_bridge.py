@@ -162,7 +162,13 @@ def test_json_round_trip_and_table():
 
 def test_warnings_fire():
     rec = recommend([1000, 1000, 1000, 10], "relu", density=0.002, scheme="uniform")
-    assert any("connectivity threshold" in w and w.startswith("layer 0") for w in rec.warnings)
+    # one warning per in-degree and threshold, naming its layers
+    assert any("connectivity threshold" in w and w.startswith("layers 0-1:") for w in rec.warnings)
+    assert sum("connectivity threshold" in w for w in rec.warnings) == 2  # ln(1000) for 0-1, ln(10) for 2
+    # orthogonal weights on masks too thin for an isometry; SELU's LeCun point explained
+    ortho = recommend([784] + [256] * 6 + [10], "relu", density=0.02, weights="orthogonal")
+    assert any(w.startswith("orthogonal weights on layers 1-5") for w in ortho.warnings)
+    assert any("LeCun" in n for n in recommend([784, 256, 10], "selu").notes)
     assert any("output layer" in w for w in rec.warnings)
     assert any("chaotic" in w for w in recommend([10, 10, 10], "tanh", sigma_w2=4.0).warnings)
     assert any("ordered" in w for w in recommend([10, 10, 10], "tanh", sigma_w2=0.5, sigma_b2=0.1).warnings)

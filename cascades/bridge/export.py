@@ -7,7 +7,7 @@ pickled ``nn.Module`` does not load under ``torch.load``'s ``weights_only=True``
 since torch 2.6). :func:`save_torch` writes plain tensors instead: the masked weights under
 their ordinary names, the masks apart, and the recommendation as JSON text; :func:`load_torch`
 reads them back into the user's own model and re-attaches the masks.
-torch is imported inside the functions only (STYLE.md item 6).
+torch is imported inside the functions only, never by ``import cascades``.
 """
 
 from __future__ import annotations

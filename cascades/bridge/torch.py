@@ -1,7 +1,7 @@
 """PyTorch side of a :class:`~cascades.bridge.Recommendation`: build or initialise a masked torch model.
 
 torch is imported inside the functions, only when one of them is called, never by
-``import cascades`` (STYLE.md item 6). Modules are read by :mod:`cascades.bridge.trace` (layers
+``import cascades``. Modules are read by :mod:`cascades.bridge.trace` (layers
 in forward order, the activation after each) and saved / loaded by :mod:`cascades.bridge.export`.
 Masks of sparse layers (density < 1) are attached with
 :func:`torch.nn.utils.prune.custom_from_mask`, so a layer's ``weight`` is recomputed as

@@ -6,7 +6,7 @@ forward pass calls them, and the registry name (:func:`cascades.nn.get_activatio
 pointwise activation applied to each layer's output, or None for a read-out layer. The module is
 traced with :func:`torch.fx.symbolic_trace`; a module that cannot be traced (data-dependent
 control flow) is read in module definition order instead, with a warning.
-torch is imported inside the functions only (STYLE.md item 6).
+torch is imported inside the functions only, never by ``import cascades``.
 """
 
 from __future__ import annotations
