@@ -87,7 +87,6 @@ Dataset('digits', train=1346, test=451, features=64, classes=10, standardized, q
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -95,13 +94,13 @@ import io
 import json
 import os
 import pathlib
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._arrays import readonly
+from ._files import atomic_write
 from ._rng import as_generator
 from ._validation import check_int
 
@@ -631,24 +630,7 @@ def _write_cache(directory: pathlib.Path, src: _Source, split_seed, source, sour
 
 
 def _atomic_write(path: pathlib.Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            dfd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+    atomic_write(path, data, prefix=_TMP_PREFIX)
 
 
 def _sha256_file(path) -> str:

@@ -62,7 +62,6 @@ import numbers
 import os
 import pickle
 import signal
-import tempfile
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -71,6 +70,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from ._files import atomic_write
 from ._rng import as_generator
 from ._validation import check_int
 
@@ -695,31 +695,8 @@ def _run_dask(backend, task, todo, collector, finished, signature) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _fsync_dir(directory: str) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _atomic_write(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
+    atomic_write(path, data, prefix=_TMP_PREFIX)
 
 
 def _remove_temporaries(out: str) -> None:

@@ -12,8 +12,10 @@ torch is imported inside the functions only, never by ``import cascades``.
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
+
+from .._files import atomic_write
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "save_torch", "load_torch"]
 
@@ -130,20 +132,9 @@ def save_torch(model, path, *, recommendation=None):
         "torch_version": str(torch.__version__),
     }
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".cascades-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write(path, buf.getvalue(), prefix=".cascades-")
     return path
 
 

@@ -1122,16 +1122,21 @@ def _smoothed_expect_2d(act: Activation, which, q11: Array, q22: Array, c: Array
     return [outs[w] for w in which]
 
 
+def _pair(q11, q22, q12) -> tuple[Array, Array, Array]:
+    """Validated variances and the correlation c = q12 / sqrt(q11 q22), broadcast together."""
+    q11 = _as_q("q11", q11)
+    q22 = _as_q("q22", q22)
+    q12 = np.asarray(q12, dtype=float)
+    if not np.all(np.isfinite(q12)):
+        raise ValueError("q12 must hold finite covariances")
+    c, _ = _cos_angle(q11, q22, q12)
+    return tuple(np.broadcast_arrays(q11, q22, c))
+
+
 def _kernel_by_rule(act: Activation, which: str, q11, q22, q12, n) -> Array:
     """E[phi(u1) phi(u2)] or E[phi'(u1) phi'(u2)] by quadrature (n=None: the accurate rule)."""
     if n is None and act.smoothed is not None:
-        q11 = _as_q("q11", q11)
-        q22 = _as_q("q22", q22)
-        q12 = np.asarray(q12, dtype=float)
-        if not np.all(np.isfinite(q12)):
-            raise ValueError("q12 must hold finite covariances")
-        c, _ = _cos_angle(q11, q22, q12)
-        q11, q22, c = np.broadcast_arrays(q11, q22, c)
+        q11, q22, c = _pair(q11, q22, q12)
         (val,) = _smoothed_expect_2d(act, (which,), q11.ravel(), q22.ravel(), c.ravel())
         return val.reshape(c.shape)
     f = act.phi if which == "phi" else act.dphi
@@ -1310,13 +1315,7 @@ def gaussian_expectation_2d(
     >>> round(float(k), 12)   # 1 / (2 pi), the arc-cosine kernel at c = 0
     0.159154943092
     """
-    q11 = _as_q("q11", q11)
-    q22 = _as_q("q22", q22)
-    q12 = np.asarray(q12, dtype=float)
-    if not np.all(np.isfinite(q12)):
-        raise ValueError("q12 must hold finite covariances")
-    c, _ = _cos_angle(q11, q22, q12)
-    q11, q22, c = np.broadcast_arrays(q11, q22, c)
+    q11, q22, c = _pair(q11, q22, q12)
     shape = c.shape
     fixed = _fixed_rule(n, rule, N_QUAD_2D)
     if fixed is None:
