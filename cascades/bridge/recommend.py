@@ -613,9 +613,7 @@ def recommend(
         raise ValueError("only the last layer can be a read-out layer (an activation must follow the others)")
     is_readout = readout_flags[-1]
     n_hidden = sum(1 for i in range(1, L) if not (is_readout and i == L - 1))  # layers fed by an activation
-    names = sorted({a for a in acts if a is not None}, key=[a for a in acts if a is not None].index)
-    if not names:  # a single read-out layer: nothing hidden
-        names = []
+    names = list(dict.fromkeys(a for a in acts if a is not None))  # in order; [] for a lone read-out layer
     mixed = len(names) > 1
     notes, warns = [], []
 

@@ -66,7 +66,7 @@ register(
         name="bridge-training",
         number=9,
         title="deep sparse MLP trained from the recommended vs default initialisations",
-        source="THEORY.md Part C, Fig. 9 (this package's bridge; no paper figure)",
+        source="this package's bridge (no paper figure; the full comparison: benchmarks/bench_init_mnist.py)",
         params={
             "quick": dict(quick=True, epochs=2, widths=[64, 64, 64, 64, 64, 64, 10], dataset="digits",
                           inits=["recommended", "torch-default", "he-dense-mask"]),
