@@ -141,6 +141,11 @@ def test_the_issues_slopes_at_q_one():
         assert ref_curve(name, 1.0)[2] == pytest.approx(s, abs=0.006)
         p = critical_point(name, q_star=1.0, stability="keep")
         assert p.q_slope == pytest.approx(s, abs=0.006)
+    # drift and depth scales of a point
+    p = critical_point("gelu", q_star=1.0)
+    assert p.drift(19) == pytest.approx(p.q_slope**19) and p.xi_q == pytest.approx(-1 / math.log(p.q_slope))
+    assert critical_point("tanh").xi_q == pytest.approx(-1 / math.log(ref_curve("tanh", 1.0)[2]), rel=1e-6)
+    assert critical_point("relu").xi_q == math.inf
     # the slope crosses 1 at q* = 3.56 for GELU and 14.3 for SiLU (roots of the reference slope - 1)
     assert critical_point("gelu", q_star=3.4, stability="keep").kind == "unstable"
     assert critical_point("gelu", q_star=3.7, stability="keep").kind == "stable"
