@@ -693,7 +693,7 @@ def size_distribution(
     fold : {"bp", "tree"}
         ``"bp-tree"`` (and the global branch of ``"two-branch"``): the
         activation probability given to the far end
-        of a deleted edge. ``"bp"`` (default, THEORY.md A4): the loopy
+        of a deleted edge. ``"bp"`` (default; Burkholz 2019): the loopy
         belief-propagation message q_{i->j}. ``"tree"``: the probability
         that i is active in the spanning forest alone (no echo through
         cycles, but blind to activity that reaches i only through deleted
@@ -718,7 +718,7 @@ def size_distribution(
 
     Notes
     -----
-    Independent cascade model (THEORY.md A4; the messages of Burkholz &
+    Independent cascade model (the messages of Burkholz 2019 and Burkholz &
     Quackenbush 2021, equation numbers unverified): each node sends its
     parent three generating functions of its subtree's size, B (it does not
     activate the parent, which stays inactive), A0 (the parent is active and
@@ -745,7 +745,7 @@ def size_distribution(
 
     bp-tree approximation (graphs with cycles): belief propagation gives,
     for every directed edge, the probability q_{i->j} that i activates
-    without j (Gleeson & Porter 2017; THEORY.md A3); a maximum spanning tree
+    without j (Gleeson & Porter 2017; Shrestha & Moore 2014); a maximum spanning tree
     with edge weight q_{i->j} w_ij + q_{j->i} w_ji (ICM) or
     q_{i->j} + q_{j->i} (thresholds) is kept (our choice of weight; the
     paper's exact weighting is unverified). Every deleted edge (i, j) is

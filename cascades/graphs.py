@@ -993,8 +993,8 @@ def layered(widths, densities, *, rng=None) -> LayeredGraph:
     pair index i * n_l + j visits the present pairs in lexicographic order,
     which is CSR order: each row is written sequentially, sorted, in
     O(n_{l-1} + m_l) time. In-degrees of layer l are Binomial(n_{l-1}, p_l),
-    out-degrees Binomial(n_l, p_l); THEORY.md B4 discusses their effect on
-    signal propagation.
+    out-degrees Binomial(n_l, p_l); :func:`cascades.nn.sparse_signal_propagation` gives their effect
+    on signal propagation.
 
     Examples
     --------

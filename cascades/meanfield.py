@@ -1042,7 +1042,7 @@ def final_size(
 
     *Damage diversification* (``WeightedThreshold(theta, "damage")``): a
     failing neighbour of degree k' adds the load 1/k' (Burkholz, Garas &
-    Schweitzer 2016). The issue and THEORY.md (Part A2) suggest
+    Schweitzer 2016). A first guess would be
     F(m, k) = P[sum of m iid 1/K' >= theta] with K' ~ k' p_k' / z. That
     neglects that whether a neighbour has failed depends on its degree (in
     this model high-degree nodes fail more easily, so failed neighbours are
@@ -1224,7 +1224,7 @@ def cascade_condition(model, degrees, *, seed_fraction=0.0) -> CascadeCondition:
     :func:`final_size`. For F(0, k) = 0 they are Watts' (2002)
     C1 = sum_k k (k-1) p_k F(1, k) / z (global cascades from a single seed are
     possible iff C1 > 1) and C2 = sum_k e_k (k-1)(k-2) [F(2, k)/2 - F(1, k)]
-    (THEORY.md, Part A2).
+    (Watts 2002; Gleeson & Cahalane 2007).
 
     Parameters
     ----------
@@ -1342,7 +1342,7 @@ def global_cascade_probability(model, degrees) -> GlobalCascadeProbability:
 
         v = sum_k e_k F(1, k) (1 - (1 - v)^(k-1)),     P_global = 1 - sum_k p_k (1 - v)^k,
 
-    (largest root v; THEORY.md, Part A2): the seed triggers a global cascade
+    (largest root v; Watts 2002, Gleeson & Cahalane 2007): the seed triggers a global cascade
     iff one of its neighbours leads into the giant vulnerable cluster
     (Watts 2002; Gleeson & Cahalane 2007). P_global > 0 iff C1 > 1.
 

@@ -43,8 +43,9 @@ __all__ = ["LayerRecommendation", "Recommendation", "recommend"]
 _CHI1_TOL = 0.05  # |chi_1 - 1| above this is reported as an ordered / chaotic phase
 #: ``stability="auto"`` keeps an unstable q* while a deviation from it grows at most this much over the
 #: hidden layers (q_slope ** n_hidden), and moves to the nearest stable point beyond (benchmarks/README.md:
-#: on MNIST-5k, 20 x 256, the kept q* = 1 trained better for GELU and SiLU (drift 3.4 and 6.0); at 40 x 256
-#: it still did for GELU (drift 12.6) but failed for SiLU (drift 40), where the stable point trained)
+#: on MNIST-5k, 20 x 256, the kept q* = 1 trained as well or better for GELU and SiLU (drift 3.4, 6.0);
+#: at 40 x 256 it still did for GELU (drift 12.6) but failed for SiLU (drift 40), where the stable point
+#: trained)
 AUTO_DRIFT = 20.0
 STABILITY = ("auto", "keep", "nearest")
 # Below this expected in-degree a masked layer has no (approximate) isometry worth the name
@@ -487,11 +488,12 @@ def recommend(
         (s^n_hidden <= 20: up to 46 hidden layers for GELU, 31 for SiLU) and moves beyond. A kept
         unstable point is reported with its drift in ``notes`` (in ``warnings`` when the drift exceeds
         20); a move is explained in ``notes``. The rule follows the evidence (benchmarks/README.md,
-        ``bench_init_mnist.py``): on MNIST-5k with 20 hidden layers of 256 the kept q* = 1 trained
-        1.5-5 points more accurately than the stable points at every density (these lie in the
-        ReLU-like regime of GELU and SiLU), while with 40 hidden layers SiLU at q* = 1 (drift 40)
-        did not train and its stable point did. A target that needs sigma_b^2 < 0 (sigmoid at
-        q* = 1) is moved whatever the policy, to the nearest admissible point.
+        ``bench_init_mnist.py``): on MNIST-5k with 20 hidden layers of 256 the kept q* = 1 trained as
+        accurately as the stable points when dense (GELU; SiLU 3 points better) and 2-7 points more
+        accurately when sparse (the stable points lie in the ReLU-like regime of GELU and SiLU),
+        while with 40 hidden layers SiLU at q* = 1 (drift 40) did not train and its stable point
+        did. A target that needs sigma_b^2 < 0 (sigmoid at q* = 1) is moved whatever the policy, to
+        the nearest admissible point.
     readout : bool, optional
         Whether the last layer is a read-out (no activation after it; logits). Default: read from the
         module; True for widths and shapes.

@@ -1,8 +1,9 @@
-"""Sparse topologies for a network architecture: layer-wise densities and random masks (THEORY.md B4).
+"""Sparse topologies for a network architecture: layer-wise densities and random masks (Evci et al. 2020).
 
 An architecture is a sequence of layers, each a :class:`LayerShape` (a Linear or a Conv2d
 weight tensor). :func:`layer_densities` distributes an overall density p over the layers with one
-of the schemes of THEORY.md B4 (uniform, ERK, balanced, pyramidal, SET), so that
+of the schemes uniform, ERK (Evci et al., ICML 2020), balanced, pyramidal and SET (Mocanu et al.
+2018), so that
 sum_l p_l N_l = p sum_l N_l (N_l = number of weights of layer l) whenever the scheme fixes the
 overall density. :func:`draw_masks` draws the masks with :func:`cascades.graphs.layered`
 (Erdos-Renyi), or in-degree-regular masks, optionally with flow preservation.
@@ -177,7 +178,7 @@ def _water_fill(raw, N, budget, fixed_dense=()):
 
 
 def layer_densities(architecture, density, scheme="erk", *, epsilon=None, overrides=None) -> np.ndarray:
-    """Layer-wise densities p_l for an overall density p (THEORY.md B4).
+    """Layer-wise densities p_l for an overall density p.
 
     Parameters
     ----------
@@ -306,7 +307,7 @@ def draw_masks(architecture, densities, *, rng=None, in_degree_regular=False, fl
         output unit gets exactly max(1, round(p_l fan_in)) inputs chosen uniformly (no dead units).
     flow_preserving : bool
         After drawing, give every unit with no input and every input with no output one random edge
-        (THEORY.md B4), which raises the density slightly.
+        (flow preservation), which raises the density slightly.
 
     Returns
     -------

@@ -194,7 +194,7 @@ def to_torch(recommendation, *, rng=None, dtype=None, device=None, looks_linear=
     recommended sigma_w^2 / (p_l n_{l-1}) with sigma_w^2 = 2 for hidden and last layers, and half
     the recommended variance for the first layer, so that the linear map preserves the mean
     squared activation. The blocks W0 follow ``recommendation.weights``: Gaussian, or orthogonal
-    (Burkholz & Dubatovka's choice, THEORY.md B3): a dense block is sqrt(max(1, m_l / m_{l-1})) times
+    (Burkholz & Dubatovka's choice, NeurIPS 2019): a dense block is sqrt(max(1, m_l / m_{l-1})) times
     a Haar matrix (all singular values 1 when m_l = m_{l-1}, so with equal half widths the whole
     network is an isometry), a masked block is the approximate isometry of
     :func:`cascades.bridge.weights.approximate_isometry` at the same mean square.

@@ -7,7 +7,7 @@ Pennington, Schoenholz & Ganguli 2017) are Haar-random matrices from the QR deco
 Gaussian matrix with the sign correction of Mezzadri (2007). A masked orthogonal matrix is not
 orthogonal; for sparse layers :func:`approximate_isometry` implements the approximate isometry of
 Lee, Ajanthan, Gould & Torr (ICLR 2020), the closest masked matrix to an isometry found by
-gradient descent on ||(C ⊙ W)^T (C ⊙ W) - I||_F^2 with the mask C fixed (THEORY.md B4). torch is
+gradient descent on ||(C ⊙ W)^T (C ⊙ W) - I||_F^2 with the mask C fixed. torch is
 never imported here.
 """
 

@@ -1,4 +1,4 @@
-"""Recipes that reproduce the papers' figures (THEORY.md, Part C), theory against simulation.
+"""Recipes that reproduce the papers' figures (the list in notebooks/README.md), theory against simulation.
 
 Each recipe computes its data with the library at the paper's parameters (``scale="full"``) or
 at a small scale that runs in seconds (``scale="quick"``), returns it as an

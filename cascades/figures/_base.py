@@ -46,7 +46,7 @@ class Recipe:
     plot : callable
         ``plot(data) -> matplotlib.figure.Figure``.
     number : int
-        The figure's number in the project's list (THEORY.md, Part C); orders :func:`list_figures`.
+        The figure's number in the project's list (notebooks/README.md); orders :func:`list_figures`.
     """
 
     name: str
@@ -69,7 +69,7 @@ def register(recipe: Recipe) -> Recipe:
 
 
 def list_figures() -> dict[str, str]:
-    """The registered figures: ``{name: "title (source)"}``, in the order of THEORY.md, Part C.
+    """The registered figures: ``{name: "title (source)"}``, in the order of notebooks/README.md.
 
     Examples
     --------

@@ -1,5 +1,5 @@
 """Recipes for signal propagation in random networks: Poole et al. (2016), Schoenholz et al.
-(2017) and sparse Erdos-Renyi masks (THEORY.md B1, B4), mean-field theory against the numpy
+(2017) and sparse Erdos-Renyi masks (Gadhikar, Mukherjee & Burkholz 2023), mean-field theory against the numpy
 network simulator :func:`cascades.nn.simulate_network`.
 
 Conventions: weights W_ij ~ N(0, sigma_w^2 / n_in), biases ~ N(0, sigma_b^2). Poole et al. plot
@@ -536,7 +536,7 @@ register(
         name="sparse-signal-propagation",
         number=8,
         title="dead-neuron fraction and q^l vs depth for Erdos-Renyi masks, three weight scalings",
-        source="THEORY.md B4; Gadhikar, Mukherjee & Burkholz 2023 (density-scaled init)",
+        source="Gadhikar, Mukherjee & Burkholz 2023 (density-scaled init); Burkholz & Dubatovka 2019",
         params={
             "quick": dict(activation="tanh", sigma_w2=1.76, sigma_b2=0.05, width=100, depth=3, networks=2,
                           dead_densities=[0.01, 0.03, 0.1], q_densities=[0.05], q0=1.0, inputs=4),

@@ -6,7 +6,7 @@ Conventions: Watts' rule, a node activates when the fraction of its active neigh
 fraction exceeds ``size_threshold`` (0.05, as :func:`~cascades.simulation.global_cascade_frequency`);
 each run draws a new G(n, z / (n - 1)) graph and its seeds from its own child generator.
 
-Full scale against the papers (THEORY.md, Part C): ``watts-window`` uses Watts' n = 10^4 and 100
+Full scale against the papers (notebooks/README.md): ``watts-window`` uses Watts' n = 10^4 and 100
 single-seed runs per point on a 17 x 13 grid (z log-spaced in [1, 16], phi in [0.06, 0.30]; the
 paper's grid is not stated here); ``watts-frequency`` uses n = 10^4 and 1000 runs per z, on a z step
 of 0.5; ``watts-size-distributions`` uses 10^4 runs at z = 1.05 and z = 5.6 (values chosen here near

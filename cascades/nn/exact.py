@@ -1,4 +1,4 @@
-"""Exact finite-width signal propagation in random ReLU networks (THEORY.md B3).
+"""Exact finite-width signal propagation in random ReLU networks (Burkholz & Dubatovka, NeurIPS 2019).
 
 For a fully connected ReLU layer with iid Gaussian weights W_ij ~ N(0, sigma_w^2 / n_in)
 and biases b_i ~ N(0, sigma_b^2), and a fixed input x^{l-1}, the pre-activations

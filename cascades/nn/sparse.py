@@ -1,4 +1,4 @@
-"""Signal propagation through sparse networks with Erdos-Renyi masks (THEORY.md B4).
+"""Signal propagation through sparse networks with Erdos-Renyi masks (Gadhikar et al., ICML 2023).
 
 Layer l of a sparse network keeps each weight of an n_l x n_{l-1} matrix independently with
 probability p_l (the topology of :func:`cascades.graphs.layered`), so a neuron's in-degree
