@@ -106,11 +106,14 @@ from .simulation import (
     simulate,
     simulate_ensemble,
 )
+from ._memory import MemoryLimitError, memory_limit
 from .sweeps import ChunkWarning, SweepInterrupted, sweep
 from .validation_suite import ValidationCase, ValidationReport, validate
 
 __all__ = [
     "__version__",
+    "MemoryLimitError",
+    "memory_limit",
     "nn",
     "bridge",
     "datasets",
