@@ -86,7 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="gaussian",
         help="weight law: gaussian or orthogonal (approximate isometry on sparse masks); default gaussian",
     )
-    rec.add_argument("--json", default=None, help="also write the recommendation to this JSON file")
+    rec.add_argument(
+        "--json",
+        default=None,
+        metavar="FILE",
+        help="also write the recommendation as JSON to FILE; '-' writes it to standard output (the table "
+        "then goes to standard error, so the output parses as JSON)",
+    )
     rec.add_argument(
         "--torch-out",
         default=None,
@@ -225,20 +231,42 @@ def _recommend_kwargs(args) -> dict:
     return kwargs
 
 
+def _check_output(path, option) -> None:
+    """Fail before the work, not after it, when ``path`` cannot be written."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{option}: {path!r} is a directory, not a file")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{option}: the directory {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{option}: the directory {folder!r} is not writable")
+
+
 def _cmd_recommend(args) -> int:
     lib = _lib()
     if args.model is not None and args.widths:
         raise ValueError("give either widths or --model, not both")
+    json_to_stdout = args.json == "-"
+    if args.json and not json_to_stdout:
+        _check_output(args.json, "--json")
+    if args.torch_out:
+        _check_output(args.torch_out, "--torch-out")
+        _import_torch("--torch-out")
+    # With --json -, standard output carries the JSON only; everything else goes to stderr.
+    text = sys.stderr if json_to_stdout else sys.stdout
     model = _load_model(args.model) if args.model is not None else None
     architecture = model if model is not None else (args.widths or [784, 300, 100, 10])
     rec = lib.recommend(architecture, **_recommend_kwargs(args))
-    print(rec)
-    if args.json:
+    print(rec, file=text)
+    if json_to_stdout:
+        sys.stdout.write(rec.to_json(indent=2) + "\n")
+    elif args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             fh.write(rec.to_json(indent=2))
-        print(f"recommendation written to {args.json}")
+        print(f"recommendation written to {args.json}", file=text)
     if args.torch_out:
-        _import_torch("--torch-out")
         from .bridge.export import save_torch
 
         if model is None:
@@ -246,17 +274,22 @@ def _cmd_recommend(args) -> int:
         else:
             out = lib.apply_to(model, rec, rng=args.seed)
         save_torch(out, args.torch_out, recommendation=rec)
-        print(f"masked torch model saved to {args.torch_out}; load it with")
+        lines = [f"masked torch model saved to {args.torch_out}; load it with"]
         if model is None:
-            print(f"    model = cascades.load_torch({args.torch_out!r})    # rebuilds this MLP")
-            print("or into your own unpruned copy:")
-            print("    model = build()    # your MLP, as you always build it")
+            lines += [
+                f"    model = cascades.load_torch({args.torch_out!r})    # rebuilds this MLP",
+                "or into your own unpruned copy:",
+                "    model = build()    # your MLP, as you always build it",
+            ]
         else:
             func = args.model.rpartition(":")[2]
-            print(f"    model = {func}()    # from {args.model.rpartition(':')[0]}")
-        print(f"    cascades.load_torch({args.torch_out!r}, model)")
-        print(f"(plain torch: sd = torch.load({args.torch_out!r}, weights_only=True); "
-              f"model.load_state_dict(sd['state_dict']); masks in sd['masks'])")
+            lines.append(f"    model = {func}()    # from {args.model.rpartition(':')[0]}")
+        lines += [
+            f"    cascades.load_torch({args.torch_out!r}, model)",
+            f"(plain torch: sd = torch.load({args.torch_out!r}, weights_only=True); "
+            f"model.load_state_dict(sd['state_dict']); masks in sd['masks'])",
+        ]
+        print("\n".join(lines), file=text)
     return 0
 
 
@@ -278,6 +311,8 @@ def _cmd_demo(args) -> int:
 
 def _cmd_graph(args) -> int:
     lib = _lib()
+    if args.out:
+        _check_output(args.out, "--out")
     graph = args.factory(args, args.seed)
     print(graph.summary())
     if args.out:
@@ -291,21 +326,76 @@ def _cmd_info(args) -> int:
     return 0
 
 
+# What a bad argument, a bad file or an impossible request raises: one line, exit 2.
+_INPUT_ERRORS = (ValueError, TypeError, OSError, MemoryError, EOFError, LookupError)
+
+
+def _input_errors() -> tuple:
+    """The exception types that mean "your input or the machine", not "a bug in cascades"."""
+    import zipfile
+
+    return (*_INPUT_ERRORS, zipfile.BadZipFile)
+
+
 def main(argv=None) -> int:
-    """Run the ``cascades`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    """Run the ``cascades`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    Exit codes: 0 success; 1 a check failed (``validate``) or an unexpected
+    internal error (one line; set ``CASCADES_DEBUG=1`` for the traceback);
+    2 bad arguments, bad input files, or a request beyond the machine's memory
+    (one line on stderr, never a traceback); 130 interrupted (Ctrl-C).
+    """
+    import os
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    debug = os.environ.get("CASCADES_DEBUG", "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, OSError) as exc:
-        print(f"cascades: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("cascades: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cascades ... | head`: the reader left; nothing more to say
+        _silence_stdout()
+        return 141
+    except _input_errors() as exc:
+        if debug:
+            raise
+        print(f"cascades: error: {_message(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug: one line and how to get the traceback
+        if debug:
+            raise
+        print(
+            f"cascades: internal error: {_one_line(exc)} (please report it; CASCADES_DEBUG=1 shows the "
+            "traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _message(exc) -> str:
+    """One line for a user-facing error: the message, with the exception type where it helps."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ValueError | TypeError) and text:
+        return text
+    if isinstance(exc, KeyError):
+        return f"missing entry {text}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
