@@ -40,6 +40,7 @@ import numpy as np
 
 from . import _sim_kernels as _k
 from ._arrays import readonly as _readonly
+from ._memory import check_memory
 from ._rng import as_generator, spawn
 from ._validation import check_int, check_probability, check_real
 from .graphs import Graph
@@ -68,6 +69,15 @@ _REM_DTYPES = ((2**7 - 1, np.int8), (2**15 - 1, np.int16), (2**31 - 1, np.int32)
 SCRATCH_MAX_N = 1 << 21
 
 _scratch_store = threading.local()
+
+# Memory of simulate_ensemble per run, measured with tracemalloc (numpy 2): the run's Generator (PCG64,
+# ~0.9 KiB) and the SeedSequence child it is made from (~0.4 KiB), alive together while spawn() builds the
+# list; the list slots and the fraction (8 B each). With return_results, each CascadeResult adds its two
+# arrays (bool state and int32 activation steps: 5 B per node) and ~0.3 KiB of objects. A pending chunk
+# of runs (a Future with its lock) is ~2 KiB.
+_ENSEMBLE_RUN_BYTES = 912 + 368 + 3 * 8
+_RESULT_BYTES, _RESULT_NODE_BYTES = 320, 5
+_FUTURE_BYTES = 2048
 
 
 def _scratch(n: int, ids, rem_dtype):
@@ -697,6 +707,12 @@ def simulate_ensemble(
     ValueError
         As :func:`simulate`, checked once before any run (for a fixed graph);
         ``n_runs`` < 0 or ``workers`` < 1.
+    MemoryLimitError
+        Before anything is allocated, when ``n_runs`` is too large for the
+        memory available: every run's generator is spawned up front (about
+        1.3 KiB per run), plus with ``return_results`` every run's
+        :class:`CascadeResult` (5 bytes per node of a fixed graph). A
+        subclass of ValueError and MemoryError; see :func:`cascades.memory_limit`.
 
     Notes
     -----
@@ -757,6 +773,18 @@ def simulate_ensemble(
     if isinstance(model, SimulationRule) and isinstance(graph_or_factory, Graph):
         model.check_graph(graph_or_factory)
 
+    size = max(1, min(64, n_runs // (8 * workers)))  # runs per task of the thread pool
+    per_run = _ENSEMBLE_RUN_BYTES
+    if return_results:  # a factory's graph sizes are unknown: count the objects only (a lower bound)
+        n_nodes = graph_or_factory.n if isinstance(graph_or_factory, Graph) else 0
+        per_run += _RESULT_BYTES + _RESULT_NODE_BYTES * n_nodes
+    n_tasks = 0 if workers == 1 or n_runs <= 1 else -(-n_runs // size)
+    check_memory(
+        n_runs * per_run + n_tasks * _FUTURE_BYTES,
+        parameter=f"n_runs = {n_runs}",
+        what="a random generator per run, spawned up front, ~1.3 KiB each"
+        + (", and every run's CascadeResult (return_results=True)" if return_results else ""),
+    )
     gens = spawn(rng, n_runs)
     fractions = np.full(n_runs, np.nan)
     results = [None] * n_runs if return_results else None
@@ -787,7 +815,6 @@ def simulate_ensemble(
         if workers == 1 or n_runs <= 1:
             chunk(0, n_runs)
         else:
-            size = max(1, min(64, n_runs // (8 * workers)))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cascades") as pool:
                 futures = [pool.submit(chunk, lo, min(lo + size, n_runs)) for lo in range(0, n_runs, size)]
                 try:

@@ -39,8 +39,12 @@ Files written under ``out``
     a :class:`ChunkWarning` and recomputed; it is never read as a result.
 ``sweep.nc``
     The finished dataset as netCDF (``engine="scipy"``, netCDF3, so neither
-    netCDF4 nor zarr is needed; int64 values are stored as int32, which must
-    hold them, and bools as int8 with a flag xarray decodes).
+    netCDF4 nor zarr is needed). netCDF3 has no 64-bit integers: integer
+    variables are stored as int32 when their values fit, else as float64,
+    exact because :func:`sweep` accepts integers up to :data:`MAX_INT` = 2**53
+    in magnitude only, and marked with the attribute ``cascades_dtype``
+    (``ds[v].astype(ds[v].attrs["cascades_dtype"])`` restores them); bools
+    are stored as int8 with a flag xarray decodes.
 
 Every file is written to a temporary file in the same directory, flushed and
 fsync'ed, then moved into place with :func:`os.replace`, so a reader sees the
@@ -62,6 +66,7 @@ import numbers
 import os
 import pickle
 import signal
+import threading
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -71,10 +76,11 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from ._files import atomic_write
+from ._memory import check_memory, format_bytes
 from ._rng import as_generator
 from ._validation import check_int
 
-__all__ = ["sweep", "SweepInterrupted", "ChunkWarning", "save_netcdf", "START_METHOD"]
+__all__ = ["sweep", "SweepInterrupted", "ChunkWarning", "save_netcdf", "START_METHOD", "MAX_INT"]
 
 #: Start method of the worker processes of ``backend="processes"`` (see :func:`sweep`, Notes):
 #: ``"forkserver"`` where available (POSIX), else ``"spawn"`` (Windows).
@@ -90,6 +96,13 @@ _RESULT = "sweep.nc"
 _TMP_PREFIX = ".tmp-"
 _MAX_CHUNKS = 500  # the default chunk size aims at this many chunks
 _RESERVED = ("realization", "rng")
+_RESERVED_OUTPUTS = ("realization", "completed")  # dimension and variable names the dataset uses
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+#: Largest magnitude of an integer output or grid value: beyond int32, netCDF 3 (which has no 64-bit
+#: integers) stores integers as float64, exact up to 2**53.
+MAX_INT = 2**53
+_WORKER_BYTES = 100 * 2**20  # resident memory of an idle worker after `import cascades` (lower bound)
+_CHUNK_BYTES = 2048  # bookkeeping per pending chunk (a Future, its lock and work item), measured
 
 
 class ChunkWarning(RuntimeWarning):
@@ -152,7 +165,11 @@ def sweep(
         realization, where ``point`` maps each grid name to a Python scalar and
         ``generator`` is a :class:`numpy.random.Generator` (module docstring).
         It returns a number, or a mapping from variable names to numbers or
-        arrays of a fixed shape (bool, integer or float). With
+        arrays of a fixed shape with no empty axis: bools, floats, or integers
+        within +-2**53 (:data:`MAX_INT`, the largest that the result file
+        stores exactly). The first result is checked before any more work is
+        done (it must be storable in the dataset and its netCDF file, and fit
+        in memory), and every result's values. With
         ``backend="processes"`` it must be picklable: a module-level function,
         or a :func:`functools.partial` of one.
     grid : mapping
@@ -188,8 +205,10 @@ def sweep(
     progress : bool
         Show a tqdm progress bar (in realizations).
     attrs : mapping, optional
-        Extra attributes for the dataset (str, numbers); not part of the
-        signature.
+        Extra attributes for the dataset: valid netCDF names mapped to
+        strings, numbers or 1-d sequences of numbers (checked before any
+        work; integers beyond int32 are saved in ``sweep.nc`` as decimal
+        strings); not part of the signature.
 
     Returns
     -------
@@ -211,8 +230,17 @@ def sweep(
         For an empty or non-1-d grid axis, a reserved or duplicated name,
         ``n_realizations``, ``chunk_size`` or ``workers`` < 1, an unknown
         backend, an unpicklable function with ``backend="processes"``,
-        outputs whose names or shapes differ between calls, or an ``out``
-        directory that holds a different sweep.
+        outputs whose names or shapes differ between calls, an output or an
+        attribute that the result file cannot store (named in the message),
+        or an ``out`` directory that holds a different sweep.
+    TypeError
+        For a ``function`` that is not callable, or ``attrs`` that is not a
+        mapping.
+    MemoryLimitError
+        When the grid, ``n_realizations`` and ``chunk_size`` need more memory
+        than is available (see :func:`cascades.memory_limit`): checked before
+        anything is allocated with a lower bound (a byte per realization,
+        ~2 KiB per chunk), then on the first result with the outputs' sizes.
     RuntimeError
         When worker processes die more than :data:`MAX_POOL_RESTARTS` times
         (finished chunks are kept).
@@ -240,6 +268,15 @@ def sweep(
     a script that calls :func:`sweep` must guard it with
     ``if __name__ == "__main__":``. Workers ignore SIGINT; on Ctrl-C this
     process cancels the pending chunks and terminates the workers.
+
+    *A killed sweep leaves no process behind.* Each worker watches a pipe
+    whose write end only this process holds, and exits when it closes, i.e.
+    when this process ends in any way (SIGKILL, the OOM killer); the
+    forkserver and the resource tracker then exit by themselves, as they
+    stop when the last process holding their pipes is gone. Finished chunks
+    that were on disk are kept; a chunk finished but not yet written is
+    computed again on resume. (A worker running C code that holds the GIL
+    exits when that call returns.)
 
     *Identity of a sweep.* The signature hashes the function's qualified name
     (with the arguments of a ``functools.partial``), not its code: after
@@ -271,8 +308,24 @@ def sweep(
     if workers is None:
         workers = os.cpu_count() or 1
     workers = check_int("workers", workers, low=1)
+    size = _size_text(grid_shape, n_realizations, total)
+    # before any allocation that grows with the sweep: every pending chunk is a Future, and every
+    # realization holds at least one byte (the smallest output, a bool); refined on the first result
+    check_memory(
+        n_chunks * _CHUNK_BYTES + total,
+        parameter=f"{size} in chunks of chunk_size = {chunk_size}",
+        what=f"{n_chunks} chunks to schedule and at least 1 byte per realization",
+    )
+    extra_attrs = _check_attrs(attrs)
+    _check_coordinates(names, axes)
     if kind == "processes":
         _check_picklable(function)
+        # each worker is an interpreter with numpy, numba and the package loaded (~100 MiB measured)
+        check_memory(
+            min(workers, n_chunks) * _WORKER_BYTES,
+            parameter=f"workers = {workers}",
+            what="one Python process per worker",
+        )
     fname = _function_name(function)
     if out is not None:
         out = os.fspath(out)
@@ -293,11 +346,40 @@ def sweep(
     created = manifest["created"] if manifest else _now()
 
     collector = _Collector(total, chunk_size)
+    first = []  # the first record seen (read or computed): checked once, before any more work
+
+    def accept(c, rec, where):
+        if not first:
+            _check_outputs(rec, names, axes, where)
+            rec_bytes = sum(a.itemsize * math.prod(a.shape[1:]) for a in rec.values())
+            in_flight = (
+                min(workers, n_chunks) * collector.count(0) * rec_bytes * 2 if kind == "processes" else 0
+            )
+            check_memory(
+                n_chunks * _CHUNK_BYTES + total * rec_bytes * (3 if out is not None else 1) + in_flight,
+                parameter=f"{size} in chunks of chunk_size = {chunk_size}",
+                what=f"{format_bytes(rec_bytes)} of outputs per realization"
+                + (", held 3 times while sweep.nc is written" if out is not None else ""),
+            )
+            first.append(c)
+        collector.add(c, rec)
+
     if out is not None:
         for c in range(n_chunks):
             rec = _read_chunk(out, c, signature, *collector.bounds(c))
             if rec is not None:
-                collector.add(c, rec)
+                where = f"chunk file {_chunk_path(out, c)} (written earlier by this sweep)"
+                try:
+                    for name, arr in rec.items():
+                        _check_values(name, arr, where, stacked=True)
+                    accept(c, rec, where)
+                except ValueError as exc:  # results of an older version, which did not check them
+                    if isinstance(exc, MemoryError):
+                        raise
+                    raise ValueError(
+                        f"{exc}. This sweep's results cannot be saved: change the function and use "
+                        f"another out directory than {out!r}"
+                    ) from None
     todo = [c for c in range(n_chunks) if not collector.done[c]]
 
     bar = None
@@ -309,7 +391,7 @@ def sweep(
     def finished(c, rec):
         if collector.done[c]:  # a duplicate (a rescheduled Dask task): keep the first
             return
-        collector.add(c, rec)
+        accept(c, rec, "the function's first result")
         if out is not None:
             _write_chunk(out, c, signature, *collector.bounds(c), rec)
         if bar is not None:
@@ -333,26 +415,39 @@ def sweep(
         if bar is not None:
             bar.close()
 
+    meta = _metadata(spec, signature, created)
+    meta.update(extra_attrs)
+    ds = _dataset(collector, names, axes, n_realizations, meta)
+    if out is not None:
+        save_netcdf(ds, os.path.join(out, _RESULT))
+    return ds
+
+
+def _metadata(spec, signature, created) -> dict:
+    """The dataset's attributes that describe the sweep (see :func:`sweep`, Returns)."""
     from . import __version__
 
-    meta = {
-        "function": fname,
+    return {
+        "function": spec["function"],
         "grid": json.dumps(dict(spec["grid"])),
-        "n_realizations": n_realizations,
-        "chunk_size": chunk_size,
-        "root_seed": str(entropy),
-        "spawn_key": json.dumps(list(key)),
+        "n_realizations": spec["n_realizations"],
+        "chunk_size": spec["chunk_size"],
+        "root_seed": spec["root_seed"],
+        "spawn_key": json.dumps(spec["spawn_key"]),
         "seed_scheme": "default_rng(SeedSequence(root_seed, spawn_key=(*spawn_key, grid_index, realization)))"
         ", grid_index = C-order flat index of the grid point",
         "signature": signature,
         "cascades_version": __version__,
         "created": created,
     }
-    meta.update(dict(attrs or {}))
-    ds = _dataset(collector, names, axes, n_realizations, meta)
-    if out is not None:
-        save_netcdf(ds, os.path.join(out, _RESULT))
-    return ds
+
+
+def _size_text(grid_shape, n_realizations, total) -> str:
+    points = math.prod(grid_shape)
+    return (
+        f"{points} grid point{'s' if points != 1 else ''} x n_realizations = {n_realizations} "
+        f"({total} realizations)"
+    )
 
 
 def save_netcdf(dataset, path) -> None:
@@ -371,14 +466,183 @@ def save_netcdf(dataset, path) -> None:
     >>> xr.load_dataset(path, engine="scipy")["x"].values.tolist()
     [1.0, 2.0]
     """
-    data = dataset.to_netcdf(path=None, engine="scipy")
-    path = os.fspath(path)
-    _atomic_write(path, bytes(data))
+    data = _netcdf_bytes(dataset)
+    _atomic_write(os.fspath(path), data)
+
+
+def _netcdf_bytes(dataset) -> memoryview:
+    """``dataset`` as netCDF 3 bytes (engine="scipy"), integers beyond int32 stored exactly."""
+    return _netcdf3_ready(dataset).to_netcdf(path=None, engine="scipy")
+
+
+def _netcdf3_ready(dataset):
+    """A shallow copy of ``dataset`` that netCDF 3 stores exactly, or ValueError naming what cannot be.
+
+    netCDF 3 (the classic format scipy writes) has no 64-bit or unsigned integers. xarray casts them to
+    int32 and, when a value does not fit, raises a message written for datetime64 variables. Here an
+    integer variable is stored as int32 when its values fit (as xarray does), else as float64, exact for
+    magnitudes up to 2**53 and marked with the attribute ``cascades_dtype``; beyond, ValueError. float16
+    becomes float32. An integer attribute beyond int32 is stored as its decimal string (exact).
+    """
+    ds = dataset.copy(deep=False)
+    ds.attrs = {k: _netcdf3_attr(k, v) for k, v in ds.attrs.items()}
+    replace, coords = {}, {}
+    for name, var in ds.variables.items():
+        data = np.asarray(var.values) if var.dtype.kind in "iuf" else None
+        if data is None or (data.dtype.kind == "i" and data.dtype.itemsize <= 2):
+            continue
+        attrs = dict(var.attrs)
+        if data.dtype.kind == "f":
+            if data.dtype.itemsize >= 4:
+                continue
+            new = data.astype(np.float32)
+        elif data.size == 0 or (data.min() >= _INT32_MIN and data.max() <= _INT32_MAX):
+            new = data.astype(np.int32)
+        elif data.min() >= -MAX_INT and data.max() <= MAX_INT:
+            new = data.astype(np.float64)
+            attrs["cascades_dtype"] = str(data.dtype)
+        else:
+            bad = data.max() if data.max() > MAX_INT else data.min()
+            raise ValueError(
+                f"variable {name!r} holds the integer {int(bad)}, beyond +-2**53: netCDF 3 has no 64-bit "
+                "integers, so integers beyond int32 are stored as float64, exact up to 2**53 in magnitude"
+            )
+        (coords if name in ds.coords else replace)[name] = (var.dims, new, attrs, var.encoding)
+    for name, (dims, new, attrs, encoding) in replace.items():
+        ds[name] = (dims, new, attrs)
+        ds[name].encoding = encoding
+    if coords:
+        ds = ds.assign_coords({name: (dims, new, attrs) for name, (dims, new, attrs, _) in coords.items()})
+    return ds
+
+
+def _netcdf3_attr(key, value):
+    """An attribute value netCDF 3 stores exactly (integers beyond int32 as decimal strings)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
+        if not _INT32_MIN <= int(value) <= _INT32_MAX:
+            return str(int(value))
+    return value
 
 
 # ---------------------------------------------------------------------------
-# arguments
+# arguments, and what the result file can store
 # ---------------------------------------------------------------------------
+
+_ALLOWED_ATTRS = (
+    "attribute names must be valid netCDF names (a letter, digit, '_' or non-ASCII character first, "
+    "no '/', no trailing space, not a CDL keyword such as 'float' or 'int') and values strings, "
+    "numbers or 1-d sequences of numbers"
+)
+_ALLOWED_OUTPUTS = (
+    f"a bool, an integer within +-2**53 = +-{MAX_INT}, a float, or an array of them of a fixed shape "
+    "with no empty axis"
+)
+
+
+def _check_attrs(attrs) -> dict:
+    """``attrs`` as a dict, each item checked by storing it in a netCDF file in memory."""
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, Mapping):
+        raise TypeError(f"attrs must be a mapping of attribute names to values, got {type(attrs).__name__}")
+    import xarray as xr
+
+    for k, v in attrs.items():
+        if not isinstance(k, str):
+            raise ValueError(f"attrs keys must be strings ({_ALLOWED_ATTRS}); got the key {k!r}")
+        try:
+            _netcdf_bytes(xr.Dataset(attrs={k: v}))
+        except Exception as exc:  # xarray and scipy raise TypeError, ValueError, KeyError
+            raise ValueError(
+                f"attrs[{k!r}] = {_short_repr(v)} cannot be stored in a netCDF file ({_reason(exc)}); "
+                f"{_ALLOWED_ATTRS}"
+            ) from None
+    return dict(attrs)
+
+
+def _check_coordinates(names, axes) -> None:
+    """The grid's coordinates must be storable (checked by storing them in a netCDF file in memory)."""
+    import xarray as xr
+
+    for name, axis in zip(names, axes, strict=True):
+        try:
+            _netcdf_bytes(xr.Dataset(coords={name: np.asarray(axis)}))
+        except Exception as exc:
+            raise ValueError(f"grid[{name!r}] cannot be stored in a netCDF file: {_reason(exc)}") from None
+
+
+def _check_values(name, arr, where, *, stacked) -> None:
+    """ValueError unless output ``name`` holds values the result file stores exactly.
+
+    ``arr`` is one result, or with ``stacked`` a chunk's results along the first axis.
+    """
+    if arr.dtype.kind in "iu" and arr.size:
+        lo, hi = arr.min(), arr.max()
+        if hi > MAX_INT or lo < -MAX_INT:
+            raise ValueError(
+                f"output {name!r} of {where} is the integer {int(hi if hi > MAX_INT else lo)}, beyond "
+                f"+-2**53: outputs must be {_ALLOWED_OUTPUTS} (netCDF 3 has no 64-bit integers, so "
+                "integers beyond int32 are saved as float64, exact up to 2**53); return a float for an "
+                "approximate value"
+            )
+    if 0 in (arr.shape[1:] if stacked else arr.shape):
+        raise ValueError(
+            f"output {name!r} of {where} has an empty axis (shape {arr.shape}): outputs must be "
+            f"{_ALLOWED_OUTPUTS}"
+        )
+
+
+def _check_outputs(rec, names, axes, where) -> None:
+    """The outputs of the first result (read or computed) fit the dataset and a netCDF file.
+
+    Every output is stored, with its first realization, in a netCDF file in memory: alone (to name
+    it), then all together (for clashes between outputs). Called once, before any more work is done.
+    """
+    import xarray as xr
+
+    taken = {*names, *_RESERVED_OUTPUTS}
+    dims_of = {name: tuple(f"{name}_dim{i}" for i in range(arr.ndim - 1)) for name, arr in rec.items()}
+    for name in rec:
+        if name in taken:
+            raise ValueError(
+                f"output {name!r} of {where} has the name of a grid parameter or of a reserved variable "
+                f"({', '.join(sorted(taken))}); rename it"
+            )
+        for other, dims in dims_of.items():
+            if name in dims:
+                raise ValueError(
+                    f"output {name!r} of {where} has the name of a dimension of output {other!r}; rename it"
+                )
+    coords = {name: np.asarray(axis[:1]) for name, axis in zip(names, axes, strict=True)}
+    coords["realization"] = np.arange(1)
+    dims = (*names, "realization")
+    variables = {
+        name: (dims + dims_of[name], arr[:1].reshape((1,) * len(dims) + arr.shape[1:]))
+        for name, arr in rec.items()
+    }
+    for name, variable in variables.items():
+        try:
+            _netcdf_bytes(xr.Dataset({name: variable}, coords=coords))
+        except Exception as exc:
+            raise ValueError(
+                f"output {name!r} of {where} cannot be stored in a netCDF file ({_reason(exc)}); "
+                f"outputs must be {_ALLOWED_OUTPUTS}, named by a non-empty string"
+            ) from None
+    try:
+        _netcdf_bytes(xr.Dataset(variables, coords=coords))
+    except Exception as exc:
+        raise ValueError(
+            f"the outputs {sorted(rec)} of {where} cannot be stored together in a netCDF file: {_reason(exc)}"
+        ) from None
+
+
+def _short_repr(value, limit=80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _reason(exc) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 def _check_grid(grid):
@@ -397,6 +661,12 @@ def _check_grid(grid):
             raise ValueError(f"grid[{name!r}] must hold numbers or strings, got dtype {arr.dtype}")
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise ValueError(f"grid[{name!r}] must hold finite numbers")
+        if arr.dtype.kind in "iu" and (arr.max() > MAX_INT or arr.min() < -MAX_INT):
+            bad = int(arr.max() if arr.max() > MAX_INT else arr.min())
+            raise ValueError(
+                f"grid[{name!r}] must hold integers within +-2**53 = +-{MAX_INT} (the result file stores "
+                f"integers beyond int32 as float64), got {bad}"
+            )
         names.append(name)
         axes.append(tuple(arr.tolist()))  # Python scalars: exact in JSON, plain in the function call
     return tuple(names), tuple(axes)
@@ -473,22 +743,40 @@ def _now() -> str:
 
 
 def _as_record(value) -> dict:
+    """One result of the function as {name: array}, checked (every result: the checks are cheap)."""
     items = value.items() if isinstance(value, Mapping) else (("value", value),)
     rec = {}
+    where = "the function's result"
     for name, v in items:
         if not isinstance(name, str) or not name:
             raise ValueError(f"output names must be non-empty strings, got {name!r}")
-        arr = np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except Exception as exc:  # ragged nested sequences
+            raise ValueError(f"output {name!r} of {where} must be {_ALLOWED_OUTPUTS}; {exc}") from None
         if arr.dtype.kind not in "biuf":
             raise ValueError(
-                f"output {name!r} must be a bool, integer or float (array), got dtype {arr.dtype}"
+                f"output {name!r} of {where} must be {_ALLOWED_OUTPUTS}, got {_describe(v, arr)}"
             )
+        _check_values(name, arr, where, stacked=False)
         if arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
         elif arr.dtype.kind == "f":
             arr = arr.astype(np.float64)
         rec[name] = arr
     return rec
+
+
+def _describe(value, arr) -> str:
+    if value is None:
+        return "None"
+    if arr.dtype.kind == "O":
+        ints = [x for x in arr.reshape(-1) if isinstance(x, numbers.Integral) and not isinstance(x, bool)]
+        if ints and any(abs(int(x)) > MAX_INT for x in ints):
+            big = max(ints, key=lambda x: abs(int(x)))
+            return f"the integer {int(big)} (beyond +-2**53; numpy dtype object)"
+        return f"{_short_repr(value)} (numpy dtype object)"
+    return f"{_short_repr(value)} (numpy dtype {arr.dtype})"
 
 
 def _store(target: dict, name: str, i: int, arr: np.ndarray, n: int) -> None:
@@ -513,6 +801,9 @@ def _run_chunk(function, names, axes, n_realizations, entropy, key, start, stop)
         point = {name: axes[i][int(j)] for i, (name, j) in enumerate(zip(names, index, strict=True))}
         gen = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(*key, g, r)))
         rec = _as_record(function(**point, rng=gen))
+        if t == start:  # the chunk's arrays are allocated now, for all its realizations
+            nbytes = (stop - start) * sum(a.itemsize * a.size for a in rec.values())
+            check_memory(nbytes, parameter=f"chunk_size = {stop - start}", what="one chunk's outputs")
         if out and rec.keys() != out.keys():
             raise ValueError(f"the function returned the outputs {sorted(rec)}, earlier {sorted(out)}")
         for name, arr in rec.items():
@@ -564,8 +855,10 @@ class _Collector:
         self.n_completed += hi - lo
 
     def completed_mask(self) -> np.ndarray:
-        mask = np.repeat(self.done, self.chunk_size)[: self.total]
-        return mask
+        """bool (total,): the realizations of finished chunks (never more than ``total`` entries)."""
+        counts = np.full(self.n_chunks, min(self.chunk_size, self.total), dtype=np.int64)
+        counts[-1] = self.count(self.n_chunks - 1)
+        return np.repeat(self.done, counts)
 
 
 def _dataset(collector, names, axes, n_realizations, attrs, partial=False):
@@ -594,9 +887,29 @@ def _dataset(collector, names, axes, n_realizations, attrs, partial=False):
 # ---------------------------------------------------------------------------
 
 
-def _worker_init() -> None:
-    """Worker processes leave Ctrl-C to the parent, which cancels and terminates them."""
+def _worker_init(parent_alive) -> None:
+    """Set up a worker process: Ctrl-C is left to the parent, and the worker dies with the parent.
+
+    ``parent_alive`` is the read end of a pipe whose only write end the sweep's process holds: the
+    read hits end-of-file when that process is gone, however it ended (SIGKILL and the OOM killer
+    included), and a daemon thread then ends this worker with :func:`os._exit`. Without it, a worker
+    of a killed sweep would wait for work forever: it holds both ends of the pool's call queue itself,
+    so that queue never reports the parent's death, and it would keep the forkserver (through the
+    forkserver's "alive" pipe, which every worker inherits) and the resource tracker alive with it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent_alive,), name="cascades-parent-watch", daemon=True
+    ).start()
+
+
+def _exit_with_parent(parent_alive) -> None:
+    try:
+        while True:
+            parent_alive.recv_bytes()  # nothing is ever sent: this returns only at end-of-file
+    except (EOFError, OSError):
+        pass
+    os._exit(1)  # the parent is gone: nobody will read a result
 
 
 def _terminate(pool) -> None:
@@ -614,11 +927,24 @@ def _run_processes(task, todo, collector, finished, workers) -> None:
     ctx = multiprocessing.get_context(START_METHOD)
     if START_METHOD == "forkserver":
         ctx.set_forkserver_preload(["cascades"])  # no effect once the server runs
+    # the workers exit when this pipe's write end closes: when the sweep is over, or this process dies
+    alive_r, alive_w = ctx.Pipe(duplex=False)
+    try:
+        _run_pools(ctx, task, todo, collector, finished, workers, alive_r)
+    finally:
+        alive_w.close()  # after every pool is shut down: no worker is left to see it
+        alive_r.close()
+
+
+def _run_pools(ctx, task, todo, collector, finished, workers, alive_r) -> None:
     remaining = list(todo)
     restarts = 0
     while remaining:
         pool = ProcessPoolExecutor(
-            max_workers=min(workers, len(remaining)), mp_context=ctx, initializer=_worker_init
+            max_workers=min(workers, len(remaining)),
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(alive_r,),
         )
         futures = {pool.submit(task, *collector.bounds(c)): c for c in remaining}
         broken = False
@@ -656,7 +982,7 @@ def _run_processes(task, todo, collector, finished, workers) -> None:
                 f"a worker process died; resubmitting {len(remaining)} unfinished chunks "
                 f"(restart {restarts} of at most {MAX_POOL_RESTARTS})",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._rng import as_generator
+from ..sweeps import save_netcdf
 
 __all__ = ["FigureResult", "Recipe", "register", "list_figures", "reproduce", "SCALES"]
 
@@ -141,19 +142,18 @@ class FigureResult:
         }
         self.figure.savefig(paths["png"], dpi=150)
         self.figure.savefig(paths["pdf"])
-        _to_netcdf3(self.data).to_netcdf(paths["data"], engine="scipy")
+        save_netcdf(_to_netcdf3(self.data), paths["data"])
         return paths
 
 
 def _to_netcdf3(ds):
-    """A copy of ``ds`` that netCDF 3 (scipy engine) can store: no int64 or bool variables."""
+    """A copy of ``ds`` with booleans as int8; :func:`~cascades.sweeps.save_netcdf` stores the integers
+    exactly (int32 when they fit, else float64 marked ``cascades_dtype``, never a silent wrap)."""
     ds = ds.copy()
     for name in list(ds.variables):
         v = ds[name]
         if v.dtype == np.bool_:
             ds[name] = v.astype(np.int8)
-        elif v.dtype.kind in "iu" and v.dtype.itemsize > 4:
-            ds[name] = v.astype(np.int32)
     return ds
 
 
