@@ -356,6 +356,121 @@ def loop_and_duplicate_counts(indptr, indices, loop_entries):
     return loops, dups, isolated
 
 
+# Codes returned by :func:`csr_defect` (0: a valid CSR).
+CSR_OK = 0
+CSR_START = 1  # indptr[0] != 0                                  (a = indptr[0])
+CSR_END = 2  # indptr[-1] != len(indices)                      (a = indptr[-1])
+CSR_DECREASING = 3  # indptr[a + 1] < indptr[a]                  (a = row)
+CSR_RANGE = 4  # an id outside [0, n)                           (a = row, b = entry position)
+CSR_UNSORTED = 5  # row a not ascending                          (a = row, b = entry position)
+CSR_ASYMMETRIC = 6  # undirected: edge a -> b lacks b -> a
+CSR_LOOP_ONCE = 7  # undirected: row a holds its self-loop b times (odd)
+
+
+@numba.njit(cache=True, nogil=True)
+def csr_defect(indptr, indices, symmetric):
+    """First defect of a CSR, as ``(code, a, b)``; ``(CSR_OK, 0, 0)`` when it is valid. O(n + m).
+
+    Checks, in this order of priority: ``indptr`` starts at 0, ends at
+    ``len(indices)`` and never decreases (one pass over ``indptr``, before any
+    entry is read); then, in one pass over the entries, every id lies in
+    [0, n) and every row is sorted ascending; with ``symmetric`` also that the
+    CSR equals its transpose (an undirected graph stored in both rows) and
+    that every self-loop occupies an even number of entries of its row.
+
+    Symmetry without building the transpose: visiting the rows in increasing
+    order, the upper entries (i, j), i < j, reach each row j in increasing i,
+    which is the order of the sorted lower part of row j (its entries < j). A
+    cursor per row (n int64) walks that lower part along: the entry (i, j)
+    must meet ``indices[cursor[j]] == i``, and when row j is reached every
+    one of its lower entries must have been met. Only the upper entries make
+    a random access. The first mismatch is only recorded and the scan goes on,
+    so that a range error or an unsorted row (which make the mismatch
+    meaningless) take priority over it.
+    """
+    n = indptr.shape[0] - 1
+    m = indices.shape[0]
+    if indptr[0] != 0:
+        return CSR_START, np.int64(indptr[0]), np.int64(0)
+    if indptr[n] != m:
+        return CSR_END, np.int64(indptr[n]), np.int64(0)
+    for i in range(n):
+        if indptr[i + 1] < indptr[i]:
+            return CSR_DECREASING, np.int64(i), np.int64(0)
+    cursor = np.empty(n if symmetric else 0, np.int64)
+    if symmetric:
+        for i in range(n):
+            cursor[i] = indptr[i]
+    asym_a = np.int64(-1)
+    asym_b = np.int64(-1)
+    loop_row = np.int64(-1)
+    loop_count = np.int64(0)
+    for i in range(n):
+        prev = np.int64(-1)
+        own = 0
+        lower_end = indptr[i]
+        for x in range(indptr[i], indptr[i + 1]):
+            j = np.int64(indices[x])
+            if j < 0 or j >= n:
+                return CSR_RANGE, np.int64(i), np.int64(x)
+            if j < prev:
+                return CSR_UNSORTED, np.int64(i), np.int64(x)
+            prev = j
+            if not symmetric:
+                continue
+            if j < i:
+                lower_end = x + 1
+            elif j == i:
+                own += 1
+            elif asym_a < 0:
+                c = cursor[j]
+                if c < indptr[j + 1] and indices[c] == i:
+                    cursor[j] = c + 1
+                elif c < indptr[j + 1] and indices[c] < i:
+                    asym_a = j  # row j holds k < i, and row k has no matching j
+                    asym_b = np.int64(indices[c])
+                else:
+                    asym_a = np.int64(i)
+                    asym_b = j
+        if symmetric:
+            if asym_a < 0 and cursor[i] != lower_end:
+                asym_a = np.int64(i)  # row i holds k < i, and row k has no matching i
+                asym_b = np.int64(indices[cursor[i]])
+            if own % 2 and loop_row < 0:
+                loop_row = np.int64(i)
+                loop_count = np.int64(own)
+    if asym_a >= 0:
+        return CSR_ASYMMETRIC, asym_a, asym_b
+    if loop_row >= 0:
+        return CSR_LOOP_ONCE, loop_row, loop_count
+    return CSR_OK, np.int64(0), np.int64(0)
+
+
+@numba.njit(cache=True, nogil=True)
+def layered_defect(indptr, indices, offsets):
+    """First edge of a valid CSR (sorted rows) that does not go from layer l to layer l + 1.
+
+    ``offsets`` (int64, length L + 2) are the first node ids of the layers,
+    then n. Returns ``(row, entry position)`` of the first bad entry, or
+    ``(-1, -1)``. Rows are sorted, so only the first and last entry of a
+    row are looked at: O(n).
+    """
+    n_layers = offsets.shape[0] - 2
+    for l in range(n_layers + 1):
+        lo = offsets[l + 1]
+        hi = offsets[l + 2] if l < n_layers else lo  # the last layer has no out-edges
+        for i in range(offsets[l], offsets[l + 1]):
+            a = indptr[i]
+            b = indptr[i + 1]
+            if a == b:
+                continue
+            if indices[a] < lo or indices[a] >= hi:
+                return i, a
+            if indices[b - 1] >= hi:
+                return i, b - 1
+    return -1, -1
+
+
 @numba.njit(cache=True, nogil=True)
 def rows_sorted(indptr, indices):
     """True when every row is sorted ascending (repeats allowed)."""

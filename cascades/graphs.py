@@ -23,6 +23,36 @@ Conventions
   (``None``, an ``int`` seed or a :class:`numpy.random.Generator`; see
   :mod:`cascades._rng`). A Generator is used and advanced in place.
 
+Validation and the trusted path
+-------------------------------
+Every kernel of the package indexes arrays with the ids it reads from a CSR,
+so a Graph is a checked value: whatever builds one from outside data (the
+constructors ``Graph(...)`` and ``LayeredGraph(...)``, which
+:func:`dataclasses.replace` also calls, :meth:`Graph.from_csr`,
+:func:`from_edges`, :func:`from_networkx` and :func:`load`) runs
+:func:`_check_csr`, one O(n + m) numba pass
+(:func:`cascades._graph_kernels.csr_defect`): ``indptr`` int64, starting at
+0, never decreasing and ending at ``len(indices)``; ``indices`` int32 (only
+while n < 2**31) or int64, ids in [0, n), rows sorted ascending; an
+undirected graph symmetric with every self-loop stored twice; and for a
+:class:`LayeredGraph`, positive widths summing to n and every edge going
+from layer l to layer l + 1. Failures raise ValueError naming the array and
+the defect.
+
+The *trusted path* is the private classmethod ``Graph._trusted(...)``: it
+calls the ordinary constructor with a :mod:`contextvars` flag set for that
+one call only, and the O(n + m) pass is skipped (the O(1) shape and dtype
+checks still run). Only arrays this module has just built itself go that
+way: the generators, :meth:`Graph.transpose`, and the conversions after their
+own checks. The flag is a context variable, so a trusted construction in one
+thread never lets an unchecked one through in another, and it is never set
+while user code runs.
+
+The guard on memory (:func:`cascades._memory.check_memory`) runs before every
+allocation that grows with a user's input (a node count, a degree sum, the
+largest id of an edge list, the sizes in a file's header), with the peak
+estimated in Python integers.
+
 Generators
 ----------
 :func:`erdos_renyi`, :func:`configuration_model`, :func:`random_regular`,
@@ -34,10 +64,13 @@ a sparse MLP, returned as a :class:`LayeredGraph`). Conversions:
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import numbers
 import os
+import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -48,6 +81,7 @@ import numpy as np
 
 from . import _graph_kernels as _k
 from ._arrays import readonly as _readonly
+from ._memory import check_memory
 from ._rng import as_generator
 from ._validation import check_int, check_int_array, check_probability, check_real
 
@@ -74,6 +108,92 @@ def _index_dtype(n: int) -> type:
     return np.int32 if n < 2**31 else np.int64
 
 
+def _id_bytes(n: int) -> int:
+    """Bytes per node id for a graph on n nodes."""
+    return np.dtype(_index_dtype(n)).itemsize
+
+
+# ---------------------------------------------------------------------------
+# Validation (one place) and the trusted path
+# ---------------------------------------------------------------------------
+
+# True only inside Graph._trusted(...): the arrays come from this module's own kernels.
+_TRUSTED: contextvars.ContextVar[bool] = contextvars.ContextVar("cascades_graph_trusted", default=False)
+
+_UNSORTED_HINT = (
+    "Graph(...) takes the arrays over without copying and cannot sort them; "
+    "use Graph.from_csr(indptr, indices), which sorts a copy"
+)
+
+
+def _check_arrays(indptr, indices) -> tuple[np.ndarray, np.ndarray]:
+    """O(1) checks of the CSR arrays' kind, shape and dtype; return them as ndarrays."""
+    if isinstance(indptr, Graph) or isinstance(indices, Graph):
+        raise TypeError("indptr and indices must be arrays, got a Graph")
+    indptr = np.asarray(indptr)
+    indices = np.asarray(indices)
+    if indptr.ndim != 1 or indptr.shape[0] < 1 or indptr.dtype != np.int64:
+        raise ValueError(
+            f"indptr must be a 1-dimensional int64 array of length n + 1 >= 1, "
+            f"got dtype {indptr.dtype} and shape {indptr.shape}"
+        )
+    n = indptr.shape[0] - 1
+    if indices.ndim != 1 or indices.dtype not in (np.int32, np.int64):
+        raise ValueError(
+            f"indices must be a 1-dimensional int32 or int64 array, "
+            f"got dtype {indices.dtype} and shape {indices.shape}"
+        )
+    if indices.dtype == np.int32 and n >= 2**31:
+        raise ValueError(f"indices must be int64 when n >= 2**31 (n = {n}), got int32")
+    if indptr[0] != 0 or indptr[-1] != indices.shape[0]:
+        raise ValueError(
+            f"indptr must start at 0 and end at len(indices) = {indices.shape[0]}, "
+            f"got indptr[0] = {indptr[0]} and indptr[-1] = {indptr[-1]}"
+        )
+    return indptr, indices
+
+
+def _check_csr(indptr, indices, directed: bool) -> None:
+    """Raise ValueError unless (indptr, indices) is a valid CSR for this package. O(n + m).
+
+    The arrays must already have passed :func:`_check_arrays` (int64 indptr,
+    int32/int64 indices, 1-dimensional). See the module docstring for the list
+    of checks; the messages name ``indptr`` or ``indices`` and the first defect.
+    """
+    code, a, b = _k.csr_defect(indptr, indices, not directed)
+    a, b = int(a), int(b)
+    n = indptr.shape[0] - 1
+    if code == _k.CSR_OK:
+        return
+    if code == _k.CSR_START:
+        raise ValueError(f"indptr must start at 0, got indptr[0] = {a}")
+    if code == _k.CSR_END:
+        raise ValueError(f"indptr must end at len(indices) = {indices.shape[0]}, got indptr[-1] = {a}")
+    if code == _k.CSR_DECREASING:
+        raise ValueError(
+            f"indptr must never decrease, got indptr[{a + 1}] = {indptr[a + 1]} < indptr[{a}] = {indptr[a]}"
+        )
+    if code == _k.CSR_RANGE:
+        raise ValueError(
+            f"indices must hold node ids in [0, {n - 1}] (n = {n}); entry {b} (row {a}) is {indices[b]}"
+        )
+    if code == _k.CSR_UNSORTED:
+        raise ValueError(
+            f"indices: every row must be sorted ascending, but row {a} has {indices[b]} after "
+            f"{indices[b - 1]} (entry {b}); {_UNSORTED_HINT}"
+        )
+    if code == _k.CSR_ASYMMETRIC:
+        raise ValueError(
+            f"indices: an undirected graph must be stored symmetric (edge {a} -> {b} lacks {b} -> {a}); "
+            "pass directed=True for a directed graph"
+        )
+    if code == _k.CSR_LOOP_ONCE:
+        raise ValueError(
+            f"indices: an undirected self-loop must be stored twice in its row (row {a} has it {b} time(s))"
+        )
+    raise AssertionError(f"unknown CSR defect code {code}")
+
+
 # ---------------------------------------------------------------------------
 # The Graph value
 # ---------------------------------------------------------------------------
@@ -84,17 +204,21 @@ class Graph:
     """An immutable graph in CSR form.
 
     Construct graphs with the generators of this module or with
-    :meth:`Graph.from_csr` (which validates); the plain constructor takes the
-    arrays over without copying, makes them read-only and checks only their
-    shapes.
+    :meth:`Graph.from_csr` (which copies, converts and sorts the rows). The
+    plain constructor takes the arrays over without copying, makes them
+    read-only and validates them in O(n + m) (see the module docstring); as
+    it does not copy, it cannot sort, and rejects unsorted rows. Do not keep
+    writing to the arrays through another view after handing them over.
 
     Parameters
     ----------
     indptr : numpy.ndarray
-        Row pointers, int64, length n + 1, ``indptr[0] == 0``.
+        Row pointers, int64, length n + 1, starting at 0, never decreasing,
+        ending at ``len(indices)``.
     indices : numpy.ndarray
-        Column indices (neighbour ids), int32 while n < 2**31, else int64;
-        each row sorted ascending.
+        Column indices (neighbour ids) in [0, n), int32 (only while
+        n < 2**31) or int64; each row sorted ascending. Undirected: the CSR
+        is symmetric and a self-loop is stored twice in its row.
     directed : bool
         False (default): symmetric storage, each edge in both rows. True:
         row i holds the out-neighbours of i.
@@ -102,6 +226,12 @@ class Graph:
         Read-only provenance: ``"generator"`` and its parameters, and for
         generators that clean up multigraphs ``"self_loops_erased"`` and
         ``"multi_edges_erased"``. Ignored by ``==``.
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not a valid CSR; the message names ``indptr`` or
+        ``indices`` and the first defect.
 
     Attributes
     ----------
@@ -133,20 +263,32 @@ class Graph:
     info: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        indptr = np.asarray(self.indptr)
-        indices = np.asarray(self.indices)
-        if indptr.ndim != 1 or indptr.shape[0] < 1 or indptr.dtype != np.int64:
-            raise ValueError("indptr must be a 1-dimensional int64 array of length n + 1 >= 1")
-        if indices.ndim != 1 or indices.dtype not in (np.int32, np.int64):
-            raise ValueError("indices must be a 1-dimensional int32 or int64 array")
-        if indptr[0] != 0 or indptr[-1] != indices.shape[0]:
-            raise ValueError("indptr must start at 0 and end at len(indices)")
+        indptr, indices = _check_arrays(self.indptr, self.indices)
+        if not isinstance(self.directed, bool | np.bool_):
+            raise TypeError(f"directed must be a bool, got {type(self.directed).__name__}")
+        if not isinstance(self.info, Mapping):
+            raise TypeError(f"info must be a Mapping, got {type(self.info).__name__}")
+        if not _TRUSTED.get():
+            _check_csr(indptr, indices, bool(self.directed))
         object.__setattr__(self, "indptr", _readonly(indptr))
         object.__setattr__(self, "indices", _readonly(indices))
         object.__setattr__(self, "directed", bool(self.directed))
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
 
     # -- construction -----------------------------------------------------
+
+    @classmethod
+    def _trusted(cls, indptr, indices, **fields):
+        """Construct from arrays this module's kernels have just built, skipping the O(n + m) checks.
+
+        Private: the trusted path of the module docstring. ``fields`` are the
+        other dataclass fields (``directed``, ``info``, ``widths``).
+        """
+        token = _TRUSTED.set(True)
+        try:
+            return cls(indptr, indices, **fields)
+        finally:
+            _TRUSTED.reset(token)
 
     @classmethod
     def from_csr(cls, indptr, indices, *, directed=False, validate=True, info=None):
@@ -160,11 +302,13 @@ class Graph:
         directed : bool
             Whether row i lists the out-neighbours of a directed graph.
         validate : bool
-            Check that ``indptr`` starts at 0 and never decreases, that the
-            indices lie in [0, n), and, for an undirected graph, that the CSR
-            is symmetric with every self-loop stored twice. Costs O(n + m).
-            With ``validate=False`` the arrays are only converted, copied and
-            range-checked, and the rows are assumed sorted.
+            Deprecated, kept for compatibility: the checks always run (that
+            ``indptr`` starts at 0, never decreases and ends at
+            ``len(indices)``, that the ids lie in [0, n), and, for an
+            undirected graph, that the CSR is symmetric with every self-loop
+            stored twice; O(n + m), about the cost of the copy), since every
+            kernel indexes memory with these ids. ``validate=False`` only
+            emits a DeprecationWarning.
         info : Mapping, optional
             Provenance to attach.
 
@@ -175,30 +319,34 @@ class Graph:
 
         Examples
         --------
-        >>> Graph.from_csr([0, 1, 1], [1]).m
+        >>> Graph.from_csr([0, 1, 1], [1]).m  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: indices: an undirected graph must be stored symmetric (edge 0 -> 1 lacks 1 -> 0)
+        ValueError: indices: an undirected graph must be stored symmetric (edge 0 -> 1 lacks 1 -> 0); pass ...
         >>> Graph.from_csr([0, 1, 1], [1], directed=True).m
         1
         """
+        if not validate:
+            import warnings
+
+            warnings.warn(
+                "Graph.from_csr(validate=False) is deprecated and ignored: the arrays are always checked",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if not isinstance(directed, bool | np.bool_):
+            raise TypeError(f"directed must be a bool, got {type(directed).__name__}")
         indptr = np.array(check_int_array("indptr", indptr, low=0), dtype=np.int64)  # own copy
         if indptr.shape[0] < 1:
             raise ValueError("indptr must have length n + 1 >= 1")
         n = indptr.shape[0] - 1
         indices = check_int_array("indices", indices, low=0, high=max(n - 1, 0))
         indices = np.array(indices, dtype=_index_dtype(n))  # always a private copy
-        if validate:
-            if indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != indices.shape[0]:
-                raise ValueError("indptr must start at 0, never decrease and end at len(indices)")
-            if n == 0 and indices.shape[0]:
-                raise ValueError("indices must be empty when n = 0")
-            if not _k.rows_sorted(indptr, indices):
-                _k._sort_rows(indptr, indices)
-            if not directed:
-                _check_symmetric(indptr, indices)
-        graph = cls(indptr, indices, directed=directed, info=info or {})
-        return graph
+        code, _, _ = _k.csr_defect(indptr, indices, False)
+        if code == _k.CSR_UNSORTED:  # indptr is sound (it is checked first): sort the copy
+            _k._sort_rows(indptr, indices)
+        _check_csr(indptr, indices, bool(directed))
+        return cls._trusted(indptr, indices, directed=bool(directed), info=info or {})
 
     # -- sizes and degrees ------------------------------------------------
 
@@ -303,7 +451,7 @@ class Graph:
         _k.transpose_csr(self.indptr, self.indices, self.n, indptr, indices)
         info = dict(self.info)
         info["transposed"] = not info.get("transposed", False)
-        return Graph(indptr, indices, directed=True, info=info)
+        return Graph._trusted(indptr, indices, directed=True, info=info)
 
     reverse = transpose
 
@@ -416,32 +564,6 @@ class Graph:
         save(self, path, compressed=compressed)
 
 
-def _check_symmetric(indptr, indices) -> None:
-    """Raise ValueError unless the CSR (sorted rows) equals its transpose, loops stored twice."""
-    n = indptr.shape[0] - 1
-    t_indptr = np.zeros(n + 1, dtype=np.int64)
-    t_indices = np.empty_like(indices)
-    _k.transpose_csr(indptr, indices, n, t_indptr, t_indices)
-    rows = np.repeat(np.arange(n, dtype=indices.dtype), np.diff(indptr))
-    if not (np.array_equal(t_indptr, indptr) and np.array_equal(t_indices, indices)):
-        # Both entry lists are sorted by (row, column); at the first difference the
-        # smaller entry is missing from the other list.
-        t_rows = np.repeat(np.arange(n, dtype=indices.dtype), np.diff(t_indptr))
-        k = int(np.flatnonzero((rows != t_rows) | (indices != t_indices))[0])
-        a, b = (int(rows[k]), int(indices[k])), (int(t_rows[k]), int(t_indices[k]))
-        i, j = a if a < b else (b[1], b[0])
-        raise ValueError(
-            f"indices: an undirected graph must be stored symmetric (edge {i} -> {j} lacks {j} -> {i})"
-        )
-    per_row = np.bincount(rows[indices == rows], minlength=n)
-    if np.any(per_row % 2):
-        i = int(np.flatnonzero(per_row % 2)[0])
-        raise ValueError(
-            f"indices: an undirected self-loop must be stored twice in its row (row {i} has it "
-            f"{per_row[i]} time(s))"
-        )
-
-
 @dataclass(frozen=True, eq=False)
 class LayeredGraph(Graph):
     """A feed-forward DAG of node layers: the connection topology of a sparse MLP.
@@ -476,10 +598,32 @@ class LayeredGraph(Graph):
 
     def __post_init__(self):
         super().__post_init__()
-        widths = tuple(int(w) for w in self.widths)
-        if not widths or sum(widths) != self.n or not self.directed:
-            raise ValueError("widths must sum to n and a LayeredGraph must be directed")
+        if not self.directed:
+            raise ValueError("directed must be True: a LayeredGraph is directed (rows list out-neighbours)")
+        widths = self.widths
+        if isinstance(widths, np.ndarray):
+            widths = widths.tolist()
+        if isinstance(widths, str | bytes) or not isinstance(widths, tuple | list):
+            raise TypeError(f"widths must be a tuple of layer widths, got {type(widths).__name__}")
+        widths = tuple(check_int(f"widths[{i}]", w, low=1) for i, w in enumerate(widths))
+        if len(widths) < 2 or sum(widths) != self.n:
+            raise ValueError(
+                f"widths must list at least two layer widths >= 1 summing to n = {self.n}, got {list(widths)}"
+            )
         object.__setattr__(self, "widths", widths)
+        if not _TRUSTED.get():
+            row, x = (int(v) for v in _k.layered_defect(self.indptr, self.indices, self.offsets))
+            if row >= 0:
+                l = self.layer_of(row)
+                raise ValueError(
+                    f"indices: every edge of a LayeredGraph must go from layer l to layer l + 1, but "
+                    f"node {row} of layer {l} has an edge to node {self.indices[x]}"
+                    + (
+                        f" (layer {l + 1} is nodes {self.offsets[l + 1]}..{self.offsets[l + 2] - 1})"
+                        if l < self.n_layers
+                        else f" (layer {l} is the last one)"
+                    )
+                )
 
     @property
     def n_layers(self) -> int:
@@ -531,6 +675,11 @@ class LayeredGraph(Graph):
         sub_indptr = self.indptr[src0 : src1 + 1] - lo
         sub_indices = self.indices[lo:hi] - self.indices.dtype.type(src1)
         if dense:
+            check_memory(
+                b * a * np.dtype(dtype).itemsize + 8 * (hi - lo),
+                parameter=f"mask({l}, dense=True) of a {b} x {a} layer",
+                what="the dense mask; the sparse one (dense=False) holds only the edges",
+            )
             out = np.zeros((b, a), dtype=dtype)
             rows = np.repeat(np.arange(a), np.diff(sub_indptr))
             out[sub_indices, rows] = 1
@@ -567,6 +716,21 @@ def _bucket_shift(n: int) -> int:
     return max(10, math.ceil(math.log2(max(n, 1) / 256)))
 
 
+def _er_peak_bytes(n: int, p: float) -> int:
+    """Peak bytes of :func:`erdos_renyi`, in Python ints.
+
+    ``indptr`` (8 (n + 1)), ``lower`` (n ids), the edge buffer (capacity ids)
+    and, inside ``er_symmetrize``, the symmetric ``indices`` (2m ids) and two
+    m-id temporaries, with m the expected number of edges.
+    """
+    if n < 2 or p == 0.0:
+        return 8 * (n + 1)
+    d = _id_bytes(n)
+    pairs = n * (n - 1) // 2
+    m = int(pairs * p)
+    return 8 * (n + 1) + d * (n + _initial_capacity(float(pairs), p) + 4 * m)
+
+
 def erdos_renyi(n, mean_degree=None, *, p=None, rng=None) -> Graph:
     """Erdos-Renyi random graph G(n, p), with p = mean_degree / (n - 1).
 
@@ -595,6 +759,10 @@ def erdos_renyi(n, mean_degree=None, *, p=None, rng=None) -> Graph:
     ValueError
         If n < 0, if ``mean_degree`` is outside [0, n - 1], if ``p`` is outside
         [0, 1], or if both or neither of them are given.
+    cascades.MemoryLimitError
+        If the estimated peak (see Notes) exceeds the available memory or the
+        limit set with :func:`cascades.memory_limit`; checked before anything
+        is allocated.
 
     Notes
     -----
@@ -607,10 +775,12 @@ def erdos_renyi(n, mean_degree=None, *, p=None, rng=None) -> Graph:
     counting sort (bucket the entries by blocks of rows, then scatter each
     bucket in cache), so every row comes out sorted without a sort. Serial.
     Memory: the graph (8 bytes per edge with int32 ids, plus 8 bytes per
-    node) and 12 bytes per edge of temporaries: n = 2 * 10^7, mean degree 10
-    (10^8 edges, a 0.96 GB graph) peaks at 2.45 GB resident, interpreter
-    included. The uniform stream is numpy's own (the generator is passed to
-    the numba kernel), so a seed determines the graph.
+    node) and 12 bytes per edge plus 4 per node of temporaries, 20 m + 12 n
+    bytes in all (twice that with the int64 ids of n >= 2**31); this is the
+    estimate the memory guard checks: n = 2 * 10^7, mean degree 10 (10^8
+    edges, a 0.96 GB graph) is estimated at 2.24 GB and peaks at 2.45 GB
+    resident, interpreter included. The uniform stream is numpy's own (the
+    generator is passed to the numba kernel), so a seed determines the graph.
 
     References
     ----------
@@ -639,12 +809,17 @@ def erdos_renyi(n, mean_degree=None, *, p=None, rng=None) -> Graph:
         p = check_probability("p", p)
         mean_degree = p * (n - 1) if n > 1 else 0.0
     p = min(p, 1.0)
+    check_memory(
+        _er_peak_bytes(n, p),
+        parameter=f"erdos_renyi(n = {n}, mean_degree = {mean_degree:.6g})",
+        what=f"about {int(n * (n - 1) // 2 * p)} edges: the CSR and the generator's working arrays",
+    )
     gen = as_generator(rng)
     dtype = _index_dtype(n)
     info = {"generator": "erdos_renyi", "n": n, "p": p, "mean_degree": mean_degree}
     indptr = np.zeros(n + 1, dtype=np.int64)
     if n < 2 or p == 0.0:
-        return Graph(indptr, np.empty(0, dtype=dtype), info=info)
+        return Graph._trusted(indptr, np.empty(0, dtype=dtype), info=info)
 
     log_q = math.log1p(-p) if p < 1.0 else -math.inf
     pairs = n * (n - 1) / 2
@@ -662,7 +837,7 @@ def erdos_renyi(n, mean_degree=None, *, p=None, rng=None) -> Graph:
     indices = np.empty(2 * filled, dtype=dtype)
     _k.er_symmetrize(lower, lower_indices, _bucket_shift(n), indptr, indices)
     del buf, lower_indices
-    return Graph(indptr, indices, info=info)
+    return Graph._trusted(indptr, indices, info=info)
 
 
 # ---------------------------------------------------------------------------
@@ -712,6 +887,27 @@ def _draw_even_degrees(dist, n, gen) -> tuple[np.ndarray, int]:
     return degrees, redraws
 
 
+def _cm_peak_bytes(n: int, stub_ends: int) -> int:
+    """Peak bytes of :func:`configuration_model`: degrees (int64, and a copy), stubs, CSR, cursor."""
+    return 8 * 2 * n + 8 * (n + 1) + 8 * n + _id_bytes(n) * 2 * stub_ends
+
+
+def _check_stub_memory(deg: np.ndarray) -> int:
+    """Memory guard on a degree sequence's stubs; return the degree sum.
+
+    The sum is first taken in float64, which cannot overflow, so absurd degrees
+    are refused here rather than wrapping around in int64.
+    """
+    n = deg.shape[0]
+    approx = float(deg.sum(dtype=np.float64))
+    check_memory(
+        _cm_peak_bytes(n, int(approx)),
+        parameter=f"configuration_model(n = {n}, degree sum {int(approx)})",
+        what="the stubs and the CSR",
+    )
+    return int(deg.sum()) if approx < 2**62 else int(approx)
+
+
 def configuration_model(degrees, n=None, *, rng=None, self_loops="erase", multi_edges="erase") -> Graph:
     """Configuration-model random graph with a given degree sequence or distribution.
 
@@ -749,6 +945,9 @@ def configuration_model(degrees, n=None, *, rng=None, self_loops="erase", multi_
         For negative degrees, an odd degree sum, a mismatched or missing
         ``n``, an unknown policy, or a distribution whose sampled sum cannot
         be made even.
+    cascades.MemoryLimitError
+        If the stubs and the graph would not fit in memory (checked before
+        sampling from the distribution's mean, and again on the degree sum).
 
     Notes
     -----
@@ -757,7 +956,8 @@ def configuration_model(degrees, n=None, *, rng=None, self_loops="erase", multi_
     (``Generator.shuffle``) and consecutive stubs are paired. The symmetric
     CSR is filled by one scatter, rows are sorted, then self-loops and repeated
     entries are removed in place. O(n + m log(max degree)) time; memory: the
-    graph plus one 4-byte stub per edge end.
+    graph plus one 4-byte stub per edge end (8 bytes with the int64 ids of
+    n >= 2**31), plus 24 bytes per node.
 
     With a distribution, the n degrees are drawn with ``dist.sample(n,
     rng=rng)``; if their sum is odd, a uniformly chosen node's degree is
@@ -790,6 +990,17 @@ def configuration_model(degrees, n=None, *, rng=None, self_loops="erase", multi_
         if n is None:
             raise ValueError("n is required when degrees is a degree distribution")
         n = check_int("n", n, low=0)
+        try:
+            mean = float(degrees.mean)
+        except Exception:  # noqa: BLE001 - any sampler will do; its mean is only a hint
+            mean = 0.0
+        mean = mean if math.isfinite(mean) and mean > 0 else 0.0
+        # before sampling: the n degrees (twice) and the CSR of about n * mean stub ends
+        check_memory(
+            _cm_peak_bytes(n, int(n * mean)),
+            parameter=f"configuration_model(n = {n}) with {degrees!r}",
+            what=f"the degrees and about {int(n * mean)} stub ends",
+        )
         info["degrees"] = repr(degrees)
         deg, redraws = _draw_even_degrees(degrees, n, gen)
         info["parity_redraws"] = redraws
@@ -798,10 +1009,12 @@ def configuration_model(degrees, n=None, *, rng=None, self_loops="erase", multi_
         if n is not None and check_int("n", n, low=0) != deg.shape[0]:
             raise ValueError(f"n must be None or len(degrees) = {deg.shape[0]}, got {n}")
         n = deg.shape[0]
-        total = int(deg.sum())
+        total = _check_stub_memory(deg)
         if total % 2:
             raise ValueError(f"degrees must have an even sum (a sum of stubs), got sum {total}")
         info["degrees"] = "sequence"
+    if info["degrees"] != "sequence":
+        _check_stub_memory(deg)
     info.update(n=n, self_loops=self_loops, multi_edges=multi_edges)
 
     dtype = _index_dtype(n)
@@ -813,7 +1026,7 @@ def configuration_model(degrees, n=None, *, rng=None, self_loops="erase", multi_
     del stubs
     indptr, indices, loops, multi = _simplify(indptr, indices, erase_loops, erase_multi, False)
     info.update(self_loops_erased=loops, multi_edges_erased=multi)
-    return Graph(indptr, indices, info=info)
+    return Graph._trusted(indptr, indices, info=info)
 
 
 # ---------------------------------------------------------------------------
@@ -822,6 +1035,21 @@ def configuration_model(degrees, n=None, *, rng=None, self_loops="erase", multi_
 
 _REGULAR_METHODS = ("switching", "rejection")
 _MAX_PAIRINGS = 1000  # fresh pairings after a stuck switching phase
+
+
+def _rr_peak_bytes(n: int, k: int) -> int:
+    """Peak bytes of :func:`random_regular`, in Python ints.
+
+    Direct (2k <= n - 1): the n k stubs, the n x k neighbour table, a fill
+    count per node and ``indptr`` (a rejected pairing briefly holds a second
+    copy of the stubs; not counted, the estimate is a lower bound).
+    Complement: the base (n - 1 - k)-regular graph and the n k-entry result.
+    """
+    d = _id_bytes(n)
+    if 2 * k > n - 1:
+        base = n - 1 - k
+        return max(_rr_peak_bytes(n, base), d * n * (base + k) + 2 * 8 * (n + 1))
+    return 2 * d * n * k + 8 * n + 8 * (n + 1)
 
 
 def random_regular(n, k, *, rng=None, method="switching", max_tries=None) -> Graph:
@@ -862,6 +1090,9 @@ def random_regular(n, k, *, rng=None, method="switching", max_tries=None) -> Gra
         If ``"rejection"`` exceeds ``max_tries`` pairings, or if the
         switchings get stuck in 1000 fresh pairings (not observed; possible
         in principle only for very small n).
+    cascades.MemoryLimitError
+        If the stubs and the neighbour table (2 n k ids) would not fit in
+        memory.
 
     Notes
     -----
@@ -901,7 +1132,7 @@ def random_regular(n, k, *, rng=None, method="switching", max_tries=None) -> Gra
     n = check_int("n", n, low=0)
     if n == 0:
         check_int("k", k, low=0, high=0)
-        return Graph(
+        return Graph._trusted(
             np.zeros(1, dtype=np.int64),
             np.empty(0, dtype=np.int32),
             info={"generator": "random_regular", "n": 0, "k": 0, "method": method},
@@ -913,6 +1144,11 @@ def random_regular(n, k, *, rng=None, method="switching", max_tries=None) -> Gra
         raise ValueError(f"method must be one of {_REGULAR_METHODS}, got {method!r}")
     if max_tries is not None:
         max_tries = check_int("max_tries", max_tries, low=1)
+    check_memory(
+        _rr_peak_bytes(n, k),
+        parameter=f"random_regular(n = {n}, k = {k})",
+        what=f"{n * k // 2} edges: the stubs, the neighbour table and the CSR",
+    )
     gen = as_generator(rng)
     if 2 * k > n - 1:
         base = random_regular(n, n - 1 - k, rng=gen, method=method, max_tries=max_tries)
@@ -920,7 +1156,7 @@ def random_regular(n, k, *, rng=None, method="switching", max_tries=None) -> Gra
         indices = np.empty(n * k, dtype=base.indices.dtype)
         _k.complement_csr(base.indptr, base.indices, indptr, indices)
         info = dict(base.info, k=k, complement_of=n - 1 - k)
-        return Graph(indptr, indices, info=info)
+        return Graph._trusted(indptr, indices, info=info)
 
     dtype = _index_dtype(n)
     info: dict[str, Any] = {"generator": "random_regular", "n": n, "k": k, "method": method}
@@ -952,12 +1188,24 @@ def random_regular(n, k, *, rng=None, method="switching", max_tries=None) -> Gra
     info["pairings"] = pairings
     nbr.sort(axis=1)
     indptr = np.arange(0, n * k + 1, k, dtype=np.int64) if k else np.zeros(n + 1, dtype=np.int64)
-    return Graph(indptr, nbr.reshape(-1), info=info)
+    return Graph._trusted(indptr, nbr.reshape(-1), info=info)
 
 
 # ---------------------------------------------------------------------------
 # Layered feed-forward graphs (sparse MLP topologies)
 # ---------------------------------------------------------------------------
+
+
+def _layered_peak_bytes(widths: tuple[int, ...], dens: list[float]) -> int:
+    """Peak bytes of :func:`layered`: per-node counts and ``indptr``, every layer's buffer, the result."""
+    n = sum(widths)
+    d = _id_bytes(n)
+    buffers = edges = 0
+    for a, b, p in zip(widths[:-1], widths[1:], dens, strict=True):
+        if p > 0.0:
+            buffers += _initial_capacity(float(a) * b, p)
+            edges += int(a * b * p)
+    return 8 * n + 8 * (n + 1) + d * (buffers + edges)
 
 
 def layered(widths, densities, *, rng=None) -> LayeredGraph:
@@ -986,6 +1234,8 @@ def layered(widths, densities, *, rng=None) -> LayeredGraph:
     ValueError
         If a width is not a positive integer, a density is outside [0, 1],
         or ``densities`` does not have len(widths) - 1 entries.
+    cascades.MemoryLimitError
+        If the expected edges (sum of n_{l-1} n_l p_l) would not fit in memory.
 
     Notes
     -----
@@ -1020,9 +1270,18 @@ def layered(widths, densities, *, rng=None) -> LayeredGraph:
                 f"got shape {dens_arr.shape}"
             )
         dens = [check_probability(f"densities[{i}]", float(x)) for i, x in enumerate(dens_arr)]
-    gen = as_generator(rng)
     widths_t = tuple(int(x) for x in w)
-    n = int(w.sum())
+    n = sum(widths_t)
+    shown = (
+        list(widths_t) if L < 8 else f"[{widths_t[0]}, {widths_t[1]}, ..., {widths_t[-1]}] ({L + 1} layers)"
+    )
+    n_edges = sum(int(a * b * p) for a, b, p in zip(widths_t[:-1], widths_t[1:], dens, strict=True))
+    check_memory(
+        _layered_peak_bytes(widths_t, dens),
+        parameter=f"layered(widths = {shown})",
+        what=f"about {n_edges} edges",
+    )
+    gen = as_generator(rng)
     dtype = _index_dtype(n)
     offsets = np.concatenate([[0], np.cumsum(w)])
     counts = np.zeros(n, dtype=np.int64)
@@ -1047,12 +1306,27 @@ def layered(widths, densities, *, rng=None) -> LayeredGraph:
     np.cumsum(counts, out=indptr[1:])
     indices = np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
     info = {"generator": "layered", "widths": list(widths_t), "densities": dens}
-    return LayeredGraph(indptr, indices, directed=True, info=info, widths=widths_t)
+    return LayeredGraph._trusted(indptr, indices, directed=True, info=info, widths=widths_t)
 
 
 # ---------------------------------------------------------------------------
 # Conversions
 # ---------------------------------------------------------------------------
+
+
+def _from_edges_peak_bytes(n: int, m: int, directed: bool, erase: bool) -> int:
+    """Peak bytes of :func:`from_edges` on m edges and n nodes, in Python ints.
+
+    The int64 edge array already held (16 m), its two id-typed copies, the
+    CSR (``indptr``, and m or 2m entries), the kernel's row cursor, and with
+    an erase policy the compacted ``indptr`` and entries.
+    """
+    d = _id_bytes(n)
+    entries = m if directed else 2 * m
+    peak = 16 * m + 2 * d * m + 8 * (n + 1) + d * entries + 8 * n
+    if erase:
+        peak += 8 * (n + 1) + d * entries
+    return peak
 
 
 def from_edges(edges, n=None, *, directed=False, self_loops="keep", multi_edges="keep") -> Graph:
@@ -1078,6 +1352,11 @@ def from_edges(edges, n=None, *, directed=False, self_loops="keep", multi_edges=
     ------
     ValueError
         If an id lies outside [0, n) or the array has the wrong shape.
+    TypeError
+        If ``directed`` is not a bool.
+    cascades.MemoryLimitError
+        If the CSR would not fit in memory; without ``n``, a single large id
+        makes n large (``indptr`` holds n + 1 int64), and the message names it.
 
     Examples
     --------
@@ -1093,6 +1372,9 @@ def from_edges(edges, n=None, *, directed=False, self_loops="keep", multi_edges=
     """
     erase_loops = _check_policy("self_loops", self_loops)
     erase_multi = _check_policy("multi_edges", multi_edges)
+    if not isinstance(directed, bool | np.bool_):
+        raise TypeError(f"directed must be a bool, got {type(directed).__name__}")
+    directed = bool(directed)
     if isinstance(edges, tuple) and len(edges) == 2 and np.ndim(edges[0]) == 1:
         src = check_int_array("edges", edges[0], low=0)
         dst = check_int_array("edges", edges[1], low=0)
@@ -1107,9 +1389,20 @@ def from_edges(edges, n=None, *, directed=False, self_loops="keep", multi_edges=
         arr = check_int_array("edges", arr, low=0, ndim=2)
         src, dst = arr[:, 0], arr[:, 1]
     top = int(max(src.max(initial=-1), dst.max(initial=-1)))
-    n = top + 1 if n is None else check_int("n", n, low=0)
+    if n is None:
+        n = top + 1
+        parameter = f"from_edges: the largest id {top} (so n = {n})"
+    else:
+        n = check_int("n", n, low=0)
+        parameter = f"from_edges(n = {n})"
     if top >= n:
         check_int_array("edges", np.concatenate([src, dst]), low=0, high=n - 1)
+    m = src.shape[0]
+    check_memory(
+        _from_edges_peak_bytes(n, m, directed, erase_loops or erase_multi),
+        parameter=parameter,
+        what=f"a CSR of {n + 1} row pointers and {m} edges",
+    )
     dtype = _index_dtype(n)
     src = src.astype(dtype)
     dst = dst.astype(dtype)
@@ -1118,7 +1411,7 @@ def from_edges(edges, n=None, *, directed=False, self_loops="keep", multi_edges=
     _k.csr_from_pairs(src, dst, n, not directed, indptr, indices)
     indptr, indices, loops, multi = _simplify(indptr, indices, erase_loops, erase_multi, directed)
     info = {"generator": "from_edges", "self_loops_erased": loops, "multi_edges_erased": multi}
-    return Graph(indptr, indices, directed=directed, info=info)
+    return Graph._trusted(indptr, indices, directed=directed, info=info)
 
 
 def from_networkx(G, *, return_labels=False):
@@ -1139,15 +1432,33 @@ def from_networkx(G, *, return_labels=False):
     -------
     Graph, or (Graph, list) with ``return_labels=True``
 
+    Raises
+    ------
+    TypeError
+        If ``G`` is not a networkx graph.
+
+    Notes
+    -----
+    The arrays built from networkx's adjacency go through the constructor's
+    O(n + m) checks like any outside data.
+
     Examples
     --------
     >>> import networkx as nx
     >>> g, labels = from_networkx(nx.path_graph(["a", "b", "c"]), return_labels=True)
     >>> g.degrees.tolist(), labels
     ([1, 2, 1], ['a', 'b', 'c'])
+    >>> from_networkx(None)
+    Traceback (most recent call last):
+    ...
+    TypeError: G must be a networkx graph (Graph, DiGraph, MultiGraph or MultiDiGraph), got NoneType
     """
     import networkx as nx
 
+    if not isinstance(G, nx.Graph):
+        raise TypeError(
+            f"G must be a networkx graph (Graph, DiGraph, MultiGraph or MultiDiGraph), got {type(G).__name__}"
+        )
     labels = list(G.nodes())
     n = len(labels)
     directed = G.is_directed()
@@ -1180,6 +1491,13 @@ def to_networkx(graph: Graph, *, labels=None):
     Nodes are 0..n-1 (or ``labels[i]`` when given). For a
     :class:`LayeredGraph`, each node gets a ``"layer"`` attribute.
 
+    Raises
+    ------
+    TypeError
+        If ``graph`` is not a cascades :class:`Graph`.
+    ValueError
+        If ``labels`` does not have n entries.
+
     Examples
     --------
     >>> G = to_networkx(erdos_renyi(50, 3.0, rng=1))
@@ -1187,6 +1505,9 @@ def to_networkx(graph: Graph, *, labels=None):
     ('Graph', 50)
     """
     import networkx as nx
+
+    if not isinstance(graph, Graph):
+        raise TypeError(f"graph must be a cascades Graph, got {type(graph).__name__}")
 
     if graph.n_multi_edges:
         G = nx.MultiDiGraph() if graph.directed else nx.MultiGraph()
@@ -1248,7 +1569,7 @@ def save(graph: Graph, path, *, compressed=False) -> None:
     True
     """
     if not isinstance(graph, Graph):
-        raise ValueError(f"graph must be a cascades Graph, got {type(graph).__name__}")
+        raise TypeError(f"graph must be a cascades Graph, got {type(graph).__name__}")
     arrays = {
         "format_version": np.array(_FORMAT_VERSION),
         "kind": np.array(type(graph).__name__),
@@ -1263,23 +1584,161 @@ def save(graph: Graph, path, *, compressed=False) -> None:
     writer(os.fspath(path), **arrays)
 
 
+# What numpy and zipfile raise on a damaged, truncated or foreign file (OSError, for a missing
+# or unreadable file, is left to propagate).
+_FILE_ERRORS = (EOFError, zipfile.BadZipFile, zlib.error, ValueError, KeyError)
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _member_header(data, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
+    """(shape, dtype) of the array ``key`` of an open ``.npz``, from its ``.npy`` header only.
+
+    None for a header version this does not parse. Raises the readers' errors
+    on a damaged header, and ValueError when the header announces more bytes
+    than the archive's directory gives the member (a forged or truncated array).
+    """
+    member = key + ".npy"
+    with data.zip.open(member) as fh:
+        read = _HEADER_READERS.get(np.lib.format.read_magic(fh))
+        if read is None:
+            return None
+        shape, _, dtype = read(fh)
+        offset = fh.tell()
+    shape = tuple(int(x) for x in shape)
+    announced = math.prod(shape) * dtype.itemsize
+    stored = data.zip.getinfo(member).file_size - offset
+    if announced > stored:
+        raise ValueError(f"the array {key!r} announces {announced} bytes of data but holds {stored}")
+    return shape, dtype
+
+
+def _load_peak_bytes(headers: dict) -> tuple[int, int]:
+    """(peak bytes of :func:`load`, n) from the arrays' headers, in Python ints.
+
+    Every array as stored, plus an int64 copy of ``indptr`` or ``indices``
+    when their dtype needs converting, plus the check's cursor (n int64).
+    """
+    total = 0
+    for header in headers.values():
+        if header is not None:
+            total += math.prod(header[0]) * header[1].itemsize
+    ptr, idx = headers.get("indptr"), headers.get("indices")
+    n = max(math.prod(ptr[0]) - 1, 0) if ptr is not None else 0
+    if ptr is not None and ptr[1] != np.int64:
+        total += 8 * math.prod(ptr[0])
+    if idx is not None and idx[1] not in (np.int32, np.int64):
+        total += 8 * math.prod(idx[0])
+    return total + 8 * n, n
+
+
+def _file_scalar(data, key: str, kinds: str):
+    """The 0-d array ``key`` of a graph file as a Python value; its dtype kind must be in ``kinds``."""
+    value = data[key]
+    if value.shape != () or value.dtype.kind not in kinds:
+        raise ValueError(f"{key!r} must be a single value, got dtype {value.dtype} and shape {value.shape}")
+    return value.item()
+
+
+def _file_ids(data, key: str) -> np.ndarray:
+    """The integer array ``key`` of a graph file: int64, or int32 kept as stored for ``indices``."""
+    arr = data[key]
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{key} must hold integers, got dtype {arr.dtype}")
+    if key == "indptr" or arr.dtype not in (np.int32, np.int64):
+        # exact widening (an unsigned value >= 2**63 turns negative, and fails the checks)
+        arr = arr.astype(np.int64, copy=False)
+    return arr
+
+
 def load(path) -> Graph:
     """Read a graph written by :func:`save` (same class, arrays and ``info``).
+
+    The arrays are checked like those handed to the constructor (see the
+    module docstring), after a memory check on the sizes written in the
+    file's array headers.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npz`` file written by :func:`save` (or by hand, with the same
+        arrays: ``kind``, ``indptr``, ``indices``, ``directed``, ``info``,
+        and ``widths`` for a LayeredGraph).
 
     Raises
     ------
     ValueError
-        If the file is not a cascades graph file.
+        If the file is not a cascades graph file (empty, truncated, not an
+        ``.npz`` archive, an array missing or of the wrong kind) or holds an
+        invalid graph; the message names the file and the defect.
+    cascades.MemoryLimitError
+        If the arrays the headers announce would not fit in memory.
+    OSError
+        If the file cannot be opened (missing, unreadable).
     """
-    with np.load(os.fspath(path), allow_pickle=False) as data:
-        if "kind" not in data or "indptr" not in data:
-            raise ValueError(f"path: {os.fspath(path)!r} is not a cascades graph file")
-        kind = str(data["kind"])
-        indptr = data["indptr"].astype(np.int64, copy=False)
-        indices = data["indices"]
-        directed = bool(data["directed"])
-        info = json.loads(str(data["info"]))
-        if kind == "LayeredGraph":
-            widths = tuple(int(x) for x in data["widths"])
-            return LayeredGraph(indptr, indices, directed=directed, info=info, widths=widths)
-    return Graph(indptr, indices, directed=directed, info=info)
+    name = os.fspath(path)
+
+    def not_a_graph(problem: str) -> ValueError:
+        return ValueError(f"path: {name!r} is not a cascades graph file ({problem})")
+
+    if os.path.isfile(name) and os.path.getsize(name) == 0:
+        raise not_a_graph("the file is empty")
+    try:
+        data = np.load(name, allow_pickle=False)
+    except _FILE_ERRORS as exc:
+        with open(name, "rb") as fh:
+            zipped = fh.read(2) == b"PK"
+        detail = f"{type(exc).__name__}: {exc}"
+        raise not_a_graph(
+            f"a damaged or truncated .npz archive; {detail}" if zipped else "not an .npz archive"
+        ) from exc
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise not_a_graph("a single .npy array, not an .npz archive")
+    with data:
+        missing = [key for key in ("kind", "indptr", "indices", "directed", "info") if key not in data.files]
+        if "kind" in missing or "indptr" in missing:
+            raise not_a_graph(f"no {' or '.join(repr(k) for k in missing[:2])} array")
+        try:  # sizes first, from the headers alone: nothing is read before the memory check
+            peak, n = _load_peak_bytes({key: _member_header(data, key) for key in data.files})
+        except _FILE_ERRORS as exc:
+            raise not_a_graph(str(exc)) from exc
+        check_memory(peak, parameter=f"path: the graph file {name!r} (n = {n})", what="its arrays")
+        try:
+            kind = _file_scalar(data, "kind", "U")
+            if kind not in ("Graph", "LayeredGraph"):
+                raise ValueError(f"'kind' must be 'Graph' or 'LayeredGraph', got {kind!r}")
+            if missing:
+                raise ValueError(f"the array(s) {', '.join(map(repr, missing))} missing")
+            if kind == "LayeredGraph" and "widths" not in data.files:
+                raise ValueError("a LayeredGraph file must hold the layer 'widths', and has none")
+            if "format_version" in data.files:
+                version = _file_scalar(data, "format_version", "iu")
+                if version > _FORMAT_VERSION:
+                    raise ValueError(f"format_version {version} is newer than this version of cascades reads")
+            indptr = _file_ids(data, "indptr")
+            indices = _file_ids(data, "indices")
+            directed = _file_scalar(data, "directed", "bui")
+            try:
+                info = json.loads(_file_scalar(data, "info", "U"))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"'info' must hold JSON: {exc}") from exc
+            if not isinstance(info, dict):
+                raise ValueError(f"'info' must hold a JSON object, got {type(info).__name__}")
+            widths = data["widths"] if kind == "LayeredGraph" else None
+        except _FILE_ERRORS as exc:
+            raise not_a_graph(str(exc)) from exc
+    if directed not in (0, 1):
+        raise not_a_graph(f"'directed' must be a bool, got {directed!r}")
+    try:
+        if widths is not None:
+            if widths.ndim != 1 or widths.dtype.kind not in "iu":
+                raise ValueError(
+                    f"widths must be a 1-dimensional integer array, got {widths.dtype} {widths.shape}"
+                )
+            widths = tuple(int(w) for w in widths)
+            return LayeredGraph(indptr, indices, directed=bool(directed), info=info, widths=widths)
+        return Graph(indptr, indices, directed=bool(directed), info=info)
+    except ValueError as exc:
+        raise ValueError(f"path: {name!r} holds an invalid graph: {exc}") from exc
