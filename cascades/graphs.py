@@ -72,7 +72,7 @@ import os
 import zipfile
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
@@ -554,6 +554,13 @@ class Graph:
 
     __hash__ = None  # mutable-free but array-valued: not hashable, like numpy arrays
 
+    def __reduce__(self):
+        """Pickle through the checked constructor (``info`` as a plain dict), e.g. to send a graph to a
+        process pool or a Dask worker; the arrays are validated again when unpickled."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["info"] = dict(values["info"])
+        return (_unpickle_graph, (type(self), values))
+
     @property
     def nbytes(self) -> int:
         """Bytes held by the CSR arrays."""
@@ -562,6 +569,10 @@ class Graph:
     def save(self, path, *, compressed=False) -> None:
         """Write the graph to an ``.npz`` file; see :func:`save`."""
         save(self, path, compressed=compressed)
+
+
+def _unpickle_graph(cls, values):
+    return cls(**values)
 
 
 @dataclass(frozen=True, eq=False)

@@ -540,3 +540,19 @@ def test_csr_defect_matches_reference_on_random_corruptions():
                 assert code == want, (indptr.tolist(), indices.tolist(), symmetric, code, want)
                 seen[want] += 1
     assert all(seen[code] for code in range(8)), seen  # every defect met
+
+
+def test_graphs_pickle_through_the_checked_constructor():
+    import pickle
+
+    g = cascades.erdos_renyi(200, 3, rng=0)
+    lg = cascades.layered([5, 4, 3], [0.5, 0.5], rng=0)
+    for graph in (g, lg):
+        back = pickle.loads(pickle.dumps(graph))
+        assert back == graph and type(back) is type(graph) and dict(back.info) == dict(graph.info)
+    # a tampered pickle meets the same checks as a file
+    func, (cls, values) = g.__reduce__()
+    values["indices"] = values["indices"].copy()
+    values["indices"][0] = g.n + 5
+    with pytest.raises(ValueError, match="indices"):
+        func(cls, values)
