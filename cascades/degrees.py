@@ -46,11 +46,13 @@ import numpy as np
 from scipy import special, stats
 
 from ._arrays import readonly as _readonly
+from ._memory import check_memory
 from ._rng import as_generator
 from ._validation import check_int, check_int_array, check_probability, check_real
 
 __all__ = [
     "TAIL_TOL",
+    "MAX_TAIL_TOL",
     "MAX_PMF_LENGTH",
     "PMF_SUM_TOL",
     "DegreeDistribution",
@@ -64,6 +66,9 @@ __all__ = [
 #: Default upper-tail mass left out of the table of an infinite distribution.
 TAIL_TOL = 1e-12
 
+#: Largest tail mass (``tol``) a table or a summed series may leave out.
+MAX_TAIL_TOL = 0.1
+
 #: Largest number of entries (degrees 0..K) a probability table may have.
 MAX_PMF_LENGTH = 10**7
 
@@ -72,6 +77,16 @@ PMF_SUM_TOL = 1e-9
 
 # Degrees above 2**53 are not exactly representable as float64.
 _EXACT_INT = 2**53
+
+# Bytes per degree held while a table is built and cached: the table, its edge-biased form and
+# their temporaries (a lower bound, as the memory guard asks).
+_TABLE_BYTES = 32
+
+# Bytes per draw of ``sample``: the int64 degrees, the uniform draws and the inverse-cdf indices.
+_SAMPLE_BYTES = 24
+
+# A table end beyond exp(690) ~ 1e300 is reported as "more than 1e300" (it would overflow a float).
+_LOG_HUGE_DEGREE = 690.0
 
 # The exact power-law sampler uses a table below this degree and a rejection
 # sampler above it (see PowerLaw.sample).
@@ -84,7 +99,26 @@ _POWER_LAW_TABLE_END = 1000
 
 
 def _check_tol(tol) -> float:
-    return check_real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
+    """A tail (truncation) tolerance in (0, MAX_TAIL_TOL]: a table missing more mass is no table of p_k."""
+    return check_real("tol", tol, low=0.0, high=MAX_TAIL_TOL, low_open=True)
+
+
+def _check_exact(name: str, check, value, low=0):
+    """A degree parameter in [low, 2**53]: larger degrees are not exact in float64 (nor int64-safe)."""
+    value = check(name, value, low=low)
+    if value > _EXACT_INT:
+        raise ValueError(
+            f"{name} must be <= 2**53 = {_EXACT_INT} (larger degrees are not exactly representable in "
+            f"float64), got {value!r}"
+        )
+    return value
+
+
+def _check_sample_size(n) -> int:
+    """The number of draws of ``sample``, an integer >= 0 whose arrays fit in memory."""
+    n = check_int("n", n, low=0)
+    check_memory(_SAMPLE_BYTES * n, parameter=f"n = {n}", what="the sampled degrees and their uniform draws")
+    return n
 
 
 def _as_points(x) -> np.ndarray:
@@ -261,17 +295,27 @@ class DegreeDistribution(abc.ABC):
             cache[key] = self._infinite_cutoff(tol, weight)
         return cache[key]
 
-    def _prefix(self, K: int, tol=None) -> np.ndarray:
+    def _too_long(self, tol, weight: int) -> str:
+        """What to change when a table would exceed MAX_PMF_LENGTH (the parameter and its range)."""
+        return self._too_long_hint
+
+    def _prefix(self, K: int, tol=None, weight: int = 0) -> np.ndarray:
         """Read-only exact ``p_0..p_K`` (a view of the longest table computed so far)."""
         if K + 1 > MAX_PMF_LENGTH:
             what = f" whose left-out tail is <= tol = {tol:g}" if tol is not None else ""
+            reach = f"up to about {K:.3g}" if math.log(K) < _LOG_HUGE_DEGREE - 1e-9 else "beyond 1e+300"
             raise ValueError(
-                f"{self!r}: a table{what} needs degrees up to about {K:.3g}, "
-                f"more than MAX_PMF_LENGTH = {MAX_PMF_LENGTH} entries; {self._too_long_hint}"
+                f"{self!r}: a table{what} needs degrees {reach}, more than "
+                f"MAX_PMF_LENGTH = {MAX_PMF_LENGTH} entries; {self._too_long(tol, weight)}"
             )
         cache = self._cache()
         table = cache.get("prefix")
         if table is None or table.size <= K:
+            check_memory(
+                _TABLE_BYTES * (K + 1),
+                parameter=f"{self!r} (a table of degrees 0..{K})",
+                what="the probability table, its edge-biased form and their temporaries",
+            )
             table = _readonly(np.asarray(self._table(K), dtype=np.float64))
             cache["prefix"] = table
         return table[: K + 1]
@@ -285,8 +329,9 @@ class DegreeDistribution(abc.ABC):
         ----------
         tol : float, optional
             For unbounded support, the largest upper-tail mass
-            ``sum_{k>K} p_k`` left out; ``K`` is the smallest degree that
-            achieves it. Ignored for bounded support (``K = kmax``).
+            ``sum_{k>K} p_k`` left out, in (0, MAX_TAIL_TOL] (0.1); ``K`` is
+            the smallest degree that achieves it. Ignored for bounded support
+            (``K = kmax``).
 
         Returns
         -------
@@ -297,7 +342,7 @@ class DegreeDistribution(abc.ABC):
         Raises
         ------
         ValueError
-            If ``tol`` is not in (0, 1), or the table would exceed
+            If ``tol`` is not in (0, 0.1], or the table would exceed
             :data:`MAX_PMF_LENGTH` entries.
 
         Examples
@@ -352,7 +397,7 @@ class DegreeDistribution(abc.ABC):
         cache = self._cache()
         if key not in cache:
             K = self._cutoff(tol, 1)
-            p = self._prefix(K, tol)
+            p = self._prefix(K, tol, 1)
             cache[key] = _readonly(np.arange(K + 1) * p / z)
         return cache[key]
 
@@ -425,7 +470,7 @@ class DegreeDistribution(abc.ABC):
             and accept any ``x`` too; an unbounded power law needs ``|x| <= 1``.
         tol : float, optional
             Truncation error allowed where the series is summed over an
-            unbounded support; ignored otherwise.
+            unbounded support, in (0, MAX_TAIL_TOL] (0.1); ignored otherwise.
 
         Returns
         -------
@@ -498,7 +543,7 @@ class DegreeDistribution(abc.ABC):
         >>> sorted(set(s.tolist())), bool((d.sample(5, rng=1) == d.sample(5, rng=1)).all())
         ([2, 3], True)
         """
-        n = check_int("n", n, low=0)
+        n = _check_sample_size(n)
         gen = as_generator(rng)
         return _inverse_cdf(self.pmf(), gen.random(n))
 
@@ -515,7 +560,7 @@ class Poisson(DegreeDistribution):
     Parameters
     ----------
     mean : float
-        The mean degree z >= 0.
+        The mean degree, 0 <= z <= 2**53 (larger degrees are not exact in float64).
 
     Notes
     -----
@@ -540,10 +585,10 @@ class Poisson(DegreeDistribution):
 
     mean: float
 
-    _too_long_hint = "the mean degree is too large for a table"
+    _too_long_hint = "the mean degree is too large for a table (mean must lie well below MAX_PMF_LENGTH)"
 
     def __post_init__(self):
-        object.__setattr__(self, "mean", check_real("mean", self.mean, low=0.0))
+        object.__setattr__(self, "mean", _check_exact("mean", check_real, self.mean))
 
     @property
     def kmin(self) -> int:
@@ -592,7 +637,7 @@ class Poisson(DegreeDistribution):
 
     def sample(self, n: int, *, rng=None) -> np.ndarray:
         """Draw ``n`` iid degrees with :meth:`numpy.random.Generator.poisson`."""
-        n = check_int("n", n, low=0)
+        n = _check_sample_size(n)
         return as_generator(rng).poisson(self.mean, size=n).astype(np.int64)
 
 
@@ -603,7 +648,7 @@ class Binomial(DegreeDistribution):
     Parameters
     ----------
     n : int
-        Number of trials, ``n >= 0``.
+        Number of trials, ``0 <= n <= 2**53``.
     p : float
         Success probability in [0, 1].
 
@@ -626,10 +671,10 @@ class Binomial(DegreeDistribution):
     n: int
     p: float
 
-    _too_long_hint = "n is too large for a table"
+    _too_long_hint = "n is too large for a table (n must be < MAX_PMF_LENGTH)"
 
     def __post_init__(self):
-        object.__setattr__(self, "n", check_int("n", self.n, low=0))
+        object.__setattr__(self, "n", _check_exact("n", check_int, self.n))
         object.__setattr__(self, "p", check_probability("p", self.p))
 
     @property
@@ -686,7 +731,7 @@ class Binomial(DegreeDistribution):
 
     def sample(self, n: int, *, rng=None) -> np.ndarray:
         """Draw ``n`` iid degrees with :meth:`numpy.random.Generator.binomial`."""
-        size = check_int("n", n, low=0)
+        size = _check_sample_size(n)
         return as_generator(rng).binomial(self.n, self.p, size=size).astype(np.int64)
 
 
@@ -697,7 +742,7 @@ class Regular(DegreeDistribution):
     Parameters
     ----------
     k : int
-        The degree, ``k >= 0``.
+        The degree, ``0 <= k <= 2**53``.
 
     Notes
     -----
@@ -715,10 +760,10 @@ class Regular(DegreeDistribution):
 
     k: int
 
-    _too_long_hint = "k is too large for a table"
+    _too_long_hint = "k is too large for a table (k must be < MAX_PMF_LENGTH)"
 
     def __post_init__(self):
-        object.__setattr__(self, "k", check_int("k", self.k, low=0))
+        object.__setattr__(self, "k", _check_exact("k", check_int, self.k))
 
     @property
     def kmin(self) -> int:
@@ -764,7 +809,7 @@ class Regular(DegreeDistribution):
 
     def sample(self, n: int, *, rng=None) -> np.ndarray:
         """Return ``n`` copies of ``k`` (``rng`` is validated, not used)."""
-        n = check_int("n", n, low=0)
+        n = _check_sample_size(n)
         as_generator(rng)
         return np.full(n, self.k, dtype=np.int64)
 
@@ -780,7 +825,7 @@ class PowerLaw(DegreeDistribution):
         distribution cannot be normalised); with ``kmax`` any finite value is
         allowed (0 gives the uniform distribution).
     kmin : int, optional
-        Smallest degree, ``kmin >= 1`` (default 1).
+        Smallest degree, ``1 <= kmin <= 2**53`` (default 1).
     kmax : int or None, optional
         Largest degree, ``kmin <= kmax < MAX_PMF_LENGTH``; ``None`` (default)
         for no cutoff.
@@ -825,8 +870,28 @@ class PowerLaw(DegreeDistribution):
 
     _too_long_hint = "pass a finite kmax or a larger tol"
 
+    def _too_long(self, tol, weight: int) -> str:
+        """The hint, with the exponents whose table fits at this tol (found by bisection)."""
+        if tol is None:
+            return self._too_long_hint
+
+        def fits(g: float) -> bool:
+            return PowerLaw(g, self.kmin)._coefficient_cutoff(0.0, weight, tol) is not None
+
+        lo, hi = 1.0 + weight, 1.0e3
+        if not fits(hi):
+            return self._too_long_hint
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+        what = "the table" if weight == 0 else "the edge-biased table"
+        return (
+            f"{self._too_long_hint} (without kmax, {what} at tol = {tol:g} needs exponent >= {hi:.4g} "
+            f"for kmin = {self.kmin})"
+        )
+
     def __post_init__(self):
-        kmin = check_int("kmin", self.kmin, low=1)
+        kmin = _check_exact("kmin", check_int, self.kmin, low=1)
         object.__setattr__(self, "kmin", kmin)
         if self.kmax is None:
             try:
@@ -876,9 +941,10 @@ class PowerLaw(DegreeDistribution):
         J = self._coefficient_cutoff(0.0, weight, tol)
         if J is None:
             # estimate for the error message: zeta(s, q) ~ q^(1-s)/(s-1)
+            # in logs: for exponents close to 1 the power overflows a float (PowerLaw(1.01): 1e1200)
             s = self.exponent - weight
-            q = (tol * self._zeta(s, self.kmin) * (s - 1.0)) ** (-1.0 / (s - 1.0))
-            return int(min(q, 1e300))
+            log_q = -(math.log(tol) + math.log(self._zeta(s, self.kmin)) + math.log(s - 1.0)) / (s - 1.0)
+            return int(math.exp(min(log_q, _LOG_HUGE_DEGREE)))
         return J + weight
 
     def _series_unbounded(self, x, weight: int, tol: float):
@@ -981,7 +1047,7 @@ class PowerLaw(DegreeDistribution):
             If a drawn degree exceeds 2**53 (then it is not exactly
             representable; only likely for exponents close to 1: pass ``kmax``).
         """
-        size = check_int("n", n, low=0)
+        size = _check_sample_size(n)
         gen = as_generator(rng)
         if self.kmax is not None:
             return _inverse_cdf(self.pmf(), gen.random(size))

@@ -44,6 +44,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import time
 import warnings
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -55,9 +56,11 @@ from scipy.sparse import csgraph
 
 from . import _dist_kernels as _k
 from ._arrays import readonly
+from ._memory import check_memory
 from ._rng import as_generator
 from ._validation import check_int, check_probability, check_real
 from .graphs import Graph
+from .meanfield import MAX_TOL
 from .messages import _reverse  # rev[e]: the CSR entry paired with e, O(n + nnz)
 from .models import (
     AbsoluteThreshold,
@@ -188,6 +191,7 @@ class SizeDistribution:
     def sample(self, size, *, rng=None) -> np.ndarray:
         """``size`` iid draws of S (int64), with the package's ``rng`` convention."""
         size = check_int("size", size, low=0)
+        check_memory(24 * size, parameter=f"size = {size}", what="the draws and their uniform variates")
         gen = as_generator(rng)
         return gen.choice(self.pmf.size, size=size, p=self.pmf / self.pmf.sum()).astype(np.int64)
 
@@ -248,9 +252,10 @@ class ConditionalActivationInterrupted(KeyboardInterrupt):
         none was).
     """
 
-    def __init__(self, partial, n_total):
+    def __init__(self, partial, n_total, detail=""):
         done = 0 if partial is None else partial.nodes.size
-        super().__init__(f"conditional_activation interrupted after {done} of {n_total} nodes")
+        where = f" ({detail})" if detail else ""
+        super().__init__(f"conditional_activation interrupted after {done} of {n_total} nodes{where}")
         self.partial = partial
 
 
@@ -322,6 +327,11 @@ def _check_graph(graph) -> Graph:
             "multi_edges='erase'))"
         )
     return graph
+
+
+def _check_bp_tol(bp_tol) -> float:
+    """Belief propagation's tolerance on its messages (probabilities): in (0, MAX_TOL]."""
+    return check_real("bp_tol", bp_tol, low=0, high=MAX_TOL, low_open=True)
 
 
 def _seed_array(seed_probability, n: int) -> np.ndarray:
@@ -431,6 +441,8 @@ def _plan(
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if fold not in _FOLDS:
         raise ValueError(f"fold must be one of {_FOLDS}, got {fold!r}")
+    bp_tol = _check_bp_tol(bp_tol)  # checked even where no belief propagation runs (trees)
+    bp_max_iter = check_int("bp_max_iter", bp_max_iter, low=1)
     graph = _check_graph(graph)
     kind = _model_kind(model)
     n = graph.n
@@ -458,8 +470,7 @@ def _plan(
         plan.ext_ptr = np.zeros(n + 1, dtype=np.int64)
         plan.ext_q = np.zeros(0)
     if method == "bp-tree" and not is_forest:
-        _fold_loops(graph, plan, keys, check_real("bp_tol", bp_tol, low=0, low_open=True),
-                    check_int("bp_max_iter", bp_max_iter, low=1), fold)
+        _fold_loops(graph, plan, keys, bp_tol, bp_max_iter, fold)
     return plan
 
 
@@ -583,20 +594,38 @@ def _edge_probabilities(plan: _Plan, parent: np.ndarray):
     return w_up, w_down
 
 
-def _blocks(n_points: int, n_blocks: int, progress: bool, desc: str):
-    """Yield (lo, hi) for ``n_blocks`` contiguous blocks of ``n_points`` frequencies, with a progress bar."""
-    bounds = np.linspace(0, n_points, max(1, min(n_blocks, n_points)) + 1).round().astype(np.int64)
+#: Target duration in seconds of one call of a compiled kernel over a block of frequencies (or of one
+#: block of inversions). A Ctrl-C raised while compiled code runs waits for it to return, so the loops
+#: below call the kernels on blocks of about this duration and react to Ctrl-C within about as long.
+_CHUNK_SECONDS = 0.2
+
+
+def _blocks(n_points: int, progress: bool, desc: str, unit: str = "frequency"):
+    """Yield (lo, hi) covering 0..n_points in order, each block taking about ``_CHUNK_SECONDS``.
+
+    The first block has one point (a single frequency of a large graph may take a good fraction of
+    a second); each next one is sized from the time per point measured on the previous block (at
+    most 4 times longer, at least 1 point). Every point is computed on its own
+    (the kernels run each frequency independently, or carry their state across calls), so the results
+    do not depend on the block sizes. ``progress`` shows a tqdm bar over the points.
+    """
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=bounds.size - 1, desc=desc, unit="chunk")
+        bar = tqdm(total=n_points, desc=desc, unit=unit)
     try:
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            if hi > lo:
-                yield int(lo), int(hi)
+        lo, size = 0, 1
+        while lo < n_points:
+            hi = min(n_points, lo + size)
+            start = time.perf_counter()
+            yield lo, hi
+            per_point = (time.perf_counter() - start) / (hi - lo)
             if bar is not None:
-                bar.update(1)
+                bar.update(hi - lo)
+            limit = _CHUNK_SECONDS / per_point if per_point > 0 else math.inf
+            size = int(max(1, min(4 * size, limit)))
+            lo = hi
     finally:
         if bar is not None:
             bar.close()
@@ -611,15 +640,29 @@ def _sweep(plan: _Plan, rooted, slot_of_root, n_slots, xs, progress=False):
     act = np.ones((n_slots, xs.size), dtype=np.complex128)
     if plan.kind == "icm":
         w_up, w_down = _edge_probabilities(plan, parent)
-    for lo, hi in _blocks(xs.size, 50 if progress else 1, progress, "size distribution"):
+    for lo, hi in _blocks(xs.size, progress, "size distribution"):
         fv = full[:, lo:hi].copy()
         av = act[:, lo:hi].copy()
         if plan.kind == "icm":
-            _k.icm_tree_gf(order, parent, ch_ptr, ch_idx, root_slot, plan.p_seed, w_up, w_down,
-                           xs[lo:hi], fv, av)
+            _k.icm_tree_gf(
+                order, parent, ch_ptr, ch_idx, root_slot, plan.p_seed, w_up, w_down, xs[lo:hi], fv, av
+            )
         else:
-            _k.threshold_tree_gf(order, parent, ch_ptr, ch_idx, root_slot, plan.g_ptr, plan.g, plan.cut,
-                                 plan.ext_ptr, plan.ext_q, xs[lo:hi], fv, av)
+            _k.threshold_tree_gf(
+                order,
+                parent,
+                ch_ptr,
+                ch_idx,
+                root_slot,
+                plan.g_ptr,
+                plan.g,
+                plan.cut,
+                plan.ext_ptr,
+                plan.ext_q,
+                xs[lo:hi],
+                fv,
+                av,
+            )
         full[:, lo:hi] = fv
         act[:, lo:hi] = av
     return full, act
@@ -689,7 +732,9 @@ def size_distribution(
         Refuse (ValueError) when the estimated work exceeds this many complex
         multiply-adds (default 4e10, minutes on one core).
     bp_tol, bp_max_iter : float, int
-        Convergence of the belief propagation of ``"bp-tree"``.
+        Convergence of the belief propagation of ``"bp-tree"``: the
+        largest change of a message in a sweep, in (0, 0.1]
+        (``cascades.meanfield.MAX_TOL``), and the number of sweeps, >= 1.
     fold : {"bp", "tree"}
         ``"bp-tree"`` (and the global branch of ``"two-branch"``): the
         activation probability given to the far end
@@ -945,9 +990,20 @@ def _local_branch(graph: Graph, r, p_seed, max_work: float, progress: bool):
         messages[:] = 0.0  # x = 1 comes first: iterate from 0 to the finite-cluster fixed point
         out = np.empty(xs.size, dtype=np.complex128)
         sweeps = np.zeros(xs.size, dtype=np.int64)
-        for lo, hi in _blocks(xs.size, 50 if progress else 1, progress, "size distribution (local branch)"):
-            _k.linear_cluster_gf(indptr, rev, r, p_seed, order, xs[lo:hi], _LOCAL_TOL, _LOCAL_MAX_ITER,
-                                 messages, out[lo:hi], sweeps[lo:hi])
+        for lo, hi in _blocks(xs.size, progress, "size distribution (local branch)"):
+            _k.linear_cluster_gf(
+                indptr,
+                rev,
+                r,
+                p_seed,
+                order,
+                xs[lo:hi],
+                _LOCAL_TOL,
+                _LOCAL_MAX_ITER,
+                messages,
+                out[lo:hi],
+                sweeps[lo:hi],
+            )
         if sweeps.max(initial=0) >= _LOCAL_MAX_ITER:
             warnings.warn(
                 f"the local-branch messages did not converge in {_LOCAL_MAX_ITER} sweeps at "
@@ -1017,8 +1073,12 @@ def _two_branch(graph, model, plan: _Plan, root, max_work, bp_tol, bp_max_iter, 
             _fold_plan(graph, plan, bp_tol, bp_max_iter, fold)
         upper = _tree_distribution(plan, root, max_work, progress)
         pmf = pmf + weight * upper.pmf
-        info.update(bp_sweeps=upper.info["bp_sweeps"], deleted_edges=upper.info["deleted_edges"],
-                    bp_mean=upper.info["bp_mean"], work=info["local_work"] + upper.info["work"])
+        info.update(
+            bp_sweeps=upper.info["bp_sweeps"],
+            deleted_edges=upper.info["deleted_edges"],
+            bp_mean=upper.info["bp_mean"],
+            work=info["local_work"] + upper.info["work"],
+        )
     else:
         info["work"] = info["local_work"]
         if folded:
@@ -1033,8 +1093,9 @@ def _two_branch(graph, model, plan: _Plan, root, max_work, bp_tol, bp_max_iter, 
 def _fold_plan(graph, plan: _Plan, bp_tol, bp_max_iter, fold) -> None:
     """Turn a two-branch plan into the bp-tree plan of its global branch (belief propagation, tree, folds)."""
     plan.method = "bp-tree"
-    _fold_loops(graph, plan, plan.keys, check_real("bp_tol", bp_tol, low=0, low_open=True),
-                check_int("bp_max_iter", bp_max_iter, low=1), fold)
+    _fold_loops(
+        graph, plan, plan.keys, _check_bp_tol(bp_tol), check_int("bp_max_iter", bp_max_iter, low=1), fold
+    )
 
 
 #: Global weights below this trigger the check for cascades that only many seeds together can start.
@@ -1059,6 +1120,9 @@ def _check_collective(n: int, pmf, bp_mean: float) -> None:
 
 _ALGORITHMS = ("two-pass", "reroot")
 
+#: numpy evaluates ``a * temporary`` in place into the temporary from this size on (NPY_MIN_ELIDE_BYTES).
+_ELIDED_BYTES = 256 * 1024
+
 #: Working memory (complex numbers) allowed for the prefix polynomials of the two-pass threshold kernel.
 _TWO_PASS_MEMORY = 2**22
 
@@ -1072,13 +1136,13 @@ def _two_pass_work(plan: _Plan, n_freq: int) -> float:
     return 3.0 * _work(plan, n_freq) + float(n_freq) * float((deg * (plan.cut + 1) ** 2).sum())
 
 
-def _two_pass(plan: _Plan, nodes: np.ndarray, xs: np.ndarray, progress: bool):
-    """Upward + downward passes at the points ``xs``.
+def _two_pass(plan: _Plan, uniq: np.ndarray, xs: np.ndarray, progress: bool):
+    """Upward + downward passes at the points ``xs``, in blocks of frequencies (Ctrl-C acts between them).
 
     Returns ``act`` (len(uniq), len(xs)): the GF of (v active, size of v's
-    component) for the sorted distinct requested nodes ``uniq``; ``full``
-    (n_components, len(xs)): the GF of each component's size; the component
-    label of every node; ``uniq`` and the inverse indices of ``nodes`` in it.
+    component) for the distinct requested nodes ``uniq``; ``full``
+    (n_components, len(xs)): the GF of each component's size; and the
+    component label of every node.
     """
     n = plan.n
     order, parent, ch_ptr, ch_idx, comp_roots = _rooted(plan)
@@ -1086,7 +1150,6 @@ def _two_pass(plan: _Plan, nodes: np.ndarray, xs: np.ndarray, progress: bool):
     n_comp = comp_roots.size
     root_slot = np.zeros(n, dtype=np.int64)
     root_slot[comp_roots] = labels[comp_roots]
-    uniq, inv = np.unique(nodes, return_inverse=True)
     node_slot = np.full(n, -1, dtype=np.int64)
     node_slot[uniq] = np.arange(uniq.size)
     act = np.zeros((uniq.size, xs.size), dtype=np.complex128)
@@ -1098,37 +1161,117 @@ def _two_pass(plan: _Plan, nodes: np.ndarray, xs: np.ndarray, progress: bool):
         n_ch = np.diff(ch_ptr)
         per_freq = 2 * int(((n_ch + 1) * (plan.cut + 1)).max(initial=1))
         nb = int(max(1, min(_k._BLOCK, _TWO_PASS_MEMORY // per_freq)))
-    n_chunks = max(1, min(50, -(-xs.size // max(nb, 16))))
-    for lo, hi in _blocks(xs.size, n_chunks, progress, "conditional activation"):
+    for lo, hi in _blocks(xs.size, progress, "conditional activation"):
         fv = np.ones((n_comp, hi - lo), dtype=np.complex128)
         av = np.zeros((uniq.size, hi - lo), dtype=np.complex128)
         if plan.kind == "icm":
-            _k.icm_tree_gf_all(order, parent, ch_ptr, ch_idx, root_slot, plan.p_seed, w_up, w_down,
-                               xs[lo:hi], node_slot, fv, av)
+            _k.icm_tree_gf_all(
+                order,
+                parent,
+                ch_ptr,
+                ch_idx,
+                root_slot,
+                plan.p_seed,
+                w_up,
+                w_down,
+                xs[lo:hi],
+                node_slot,
+                fv,
+                av,
+            )
         else:
-            _k.threshold_tree_gf_all(order, parent, ch_ptr, ch_idx, root_slot, plan.g_ptr, plan.g,
-                                     plan.cut, plan.ext_ptr, plan.ext_q, xs[lo:hi], node_slot, nb, fv, av)
+            _k.threshold_tree_gf_all(
+                order,
+                parent,
+                ch_ptr,
+                ch_idx,
+                root_slot,
+                plan.g_ptr,
+                plan.g,
+                plan.cut,
+                plan.ext_ptr,
+                plan.ext_q,
+                xs[lo:hi],
+                node_slot,
+                nb,
+                fv,
+                av,
+            )
         full[:, lo:hi] = fv
         act[:, lo:hi] = av
-    return act, full, labels, uniq, inv
+    return act, full, labels
+
+
+def _distinct_in_order(nodes: np.ndarray):
+    """(uniq, first, inv): the distinct ``nodes`` in the order they first appear, the position of that
+    first appearance, and ``inv`` with ``nodes == uniq[inv]``."""
+    _, first, inv = np.unique(nodes, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")
+    position = np.empty(by_first.size, dtype=np.int64)
+    position[by_first] = np.arange(by_first.size)
+    return nodes[first[by_first]], first[by_first], position[inv.ravel()]
+
+
+def _two_pass_bytes(plan: _Plan, n_nodes: int, n_uniq: int, n_freq: int) -> int:
+    """Bytes the two-pass scheme holds at once (a lower bound): the output, every requested node's GF
+    at every frequency, and the components' GFs with their prefix, suffix and leave-one-out products."""
+    n_comp = int(plan.info.get("components", 1))
+    return 8 * (plan.n + 1) * n_nodes + 16 * n_uniq * n_freq + 4 * 16 * n_comp * n_freq
 
 
 def _conditional_two_pass(plan: _Plan, nodes: np.ndarray, xs: np.ndarray, progress: bool):
-    """(joint, dist) by the two-pass scheme; Ctrl-C keeps nothing (every frequency is needed)."""
+    """(joint, dist) by the two-pass scheme, Ctrl-C acting within about ``_CHUNK_SECONDS``.
+
+    The message passes give every node's GF at a block of frequencies at a
+    time, so until the last block is done no node is finished: a Ctrl-C
+    there keeps nothing (``partial`` is None). Then the nodes are inverted
+    (one inverse FFT each) in blocks, in the order of ``nodes``: a Ctrl-C
+    there keeps the nodes finished so far, ``nodes[:done]``, like the
+    rerooting algorithm. The numbers do not depend on the blocks.
+    """
     n = plan.n
+    uniq, first, inv = _distinct_in_order(nodes)
+    joint = None
+    done = 0
     try:
-        act, full, labels, uniq, inv = _two_pass(plan, nodes, xs, progress)
+        act, full, labels = _two_pass(plan, uniq, xs, progress)
+        # others[k]: product of the full GFs of all components but k (prefix x suffix, no division)
+        pre = np.cumprod(np.vstack([np.ones((1, xs.size)), full[:-1]]), axis=0)
+        suf = np.cumprod(np.vstack([np.ones((1, xs.size)), full[:0:-1]]), axis=0)[::-1]
+        others = pre * suf
+        pmf = _invert(full[-1] * pre[-1], n)
+        del pre, suf
+        dist = SizeDistribution(pmf / pmf.sum(), plan.method, plan.info)
+        # column-major: a node's column is contiguous, written once, and kept without a copy on Ctrl-C
+        joint = np.empty((n + 1, nodes.size), order="F")
+        columns = np.argsort(inv, kind="stable")  # the positions in ``nodes`` of uniq[0], uniq[1], ...
+        bounds = np.searchsorted(inv[columns], np.arange(uniq.size + 1))
+        # GF of (v active, S) = GF of v's component with v active x the other components' GFs. The last
+        # bit of numpy's complex product depends on the operand order (not on the blocks), and the
+        # numbers are kept as they were when this was one expression, act * others[labels[uniq]]:
+        # numpy evaluated it as others[...] * act into its temporary when that held at least 256 KiB
+        # (its "temporary elision"), else as act * others[...]. Small arrays: at once; large: by blocks.
+        in_blocks = act.nbytes >= _ELIDED_BYTES
+        if not in_blocks:
+            act = act * others[labels[uniq]]
+        for lo, hi in _blocks(uniq.size, False, "", unit="node"):
+            block = act[lo:hi]
+            if in_blocks:
+                np.multiply(others[labels[uniq[lo:hi]]], block, out=block)
+            values = _invert(block, n)  # one inverse FFT per row: the same numbers in any blocks
+            cols = columns[bounds[lo] : bounds[hi]]
+            joint[:, cols] = np.minimum(values[inv[cols] - lo].T, dist.pmf[:, None])
+            done = hi
     except KeyboardInterrupt:
-        raise ConditionalActivationInterrupted(None, nodes.size) from None
-    # others[k]: product of the full GFs of all components but k (prefix x suffix, no division)
-    pre = np.cumprod(np.vstack([np.ones((1, xs.size)), full[:-1]]), axis=0)
-    suf = np.cumprod(np.vstack([np.ones((1, xs.size)), full[:0:-1]]), axis=0)[::-1]
-    others = pre * suf
-    pmf = _invert(full[-1] * pre[-1], n)
-    dist = SizeDistribution(pmf / pmf.sum(), plan.method, plan.info)
-    vals = act * others[labels[uniq]]
-    joint = _invert(vals, n).T[:, inv] if uniq.size else np.zeros((n + 1, 0))
-    return np.ascontiguousarray(joint), dist
+        finished = 0  # nodes[:finished] are done
+        if joint is not None:
+            finished = int(first[done]) if done < uniq.size else nodes.size
+        partial = None
+        if finished:
+            partial = ConditionalActivation(readonly(joint[:, :finished]), dist, _readonly(nodes[:finished]))
+        where = "while inverting the GFs" if joint is not None else "during the message passes"
+        raise ConditionalActivationInterrupted(partial, nodes.size, where) from None
+    return joint, dist
 
 
 def conditional_activation(
@@ -1179,11 +1322,18 @@ def conditional_activation(
     Raises
     ------
     ConditionalActivationInterrupted
-        On Ctrl-C (a KeyboardInterrupt). With ``algorithm="reroot"`` its
-        ``partial`` attribute holds the result for the nodes finished so
-        far; with ``"two-pass"`` every node needs every frequency, so
-        nothing is kept (``partial`` is None), as in
-        :func:`size_distribution`.
+        On Ctrl-C (a KeyboardInterrupt), within about a second (the
+        compiled kernels run on blocks of frequencies of about 0.2 s each,
+        and Ctrl-C acts between blocks). Its ``partial`` attribute holds
+        the result for the nodes finished so far, ``nodes[:done]`` (None
+        if none is): with ``algorithm="reroot"`` node after node; with
+        ``"two-pass"`` the message passes give every node its values at
+        all frequencies only at their very end (``partial`` is None before
+        that), and then the nodes are inverted (one inverse FFT each) in
+        the order of ``nodes``, those done so far being kept.
+    cascades.MemoryLimitError
+        If the output, O(len(nodes) n), and the working arrays would not
+        fit in memory (see :func:`cascades.memory_limit`).
     TypeError, ValueError
         As :func:`size_distribution`; also for node ids outside [0, n) and
         an unknown ``algorithm``.
@@ -1207,8 +1357,10 @@ def conditional_activation(
     sum_i deg_i (cut_i + 1)^2 per frequency (small unless hubs have large
     cuts), whatever the number of requested nodes. Memory: the output,
     O(len(nodes) n), plus O(n) messages per frequency (threshold models:
-    blocks of up to 32 frequencies). ``"reroot"``: len(nodes) times
-    :func:`size_distribution`. The two agree to round-off.
+    blocks of up to 32 frequencies); ``"two-pass"`` also holds every
+    requested node's GF at every frequency, O(len(nodes) n) complex
+    numbers. ``"reroot"``: len(nodes) times :func:`size_distribution`.
+    The two agree to round-off.
 
     References
     ----------
@@ -1245,6 +1397,12 @@ def conditional_activation(
     max_work = check_real("max_work", max_work, low=0, low_open=True)
     xs = _frequencies(n)
     if algorithm == "two-pass" and n:
+        n_uniq = int(np.unique(nodes).size)
+        check_memory(
+            _two_pass_bytes(plan, nodes.size, n_uniq, xs.size),
+            parameter=f"nodes ({nodes.size} of them, n = {n})",
+            what="P(active, S = s) for every requested node and size, and every node's GF at every frequency",
+        )
         work = _two_pass_work(plan, xs.size)
         if work > max_work:
             raise ValueError(
@@ -1252,14 +1410,18 @@ def conditional_activation(
                 f"n = {n}), above max_work = {max_work:.3g}; raise max_work if you can wait, or simulate"
             )
         joint, dist = _conditional_two_pass(plan, nodes, xs, progress)
-        joint = np.minimum(joint, dist.pmf[:, None])
-        return ConditionalActivation(_readonly(joint), dist, _readonly(nodes))
+        return ConditionalActivation(readonly(joint), dist, _readonly(nodes))
     work = _work(plan, xs.size) * max(1, nodes.size)
     if work > max_work:
         raise ValueError(
             f"conditional_activation would need about {work:.3g} operations ({nodes.size} rerooted sweeps, "
             f"n = {n}), above max_work = {max_work:.3g}; ask for fewer nodes or raise max_work"
         )
+    check_memory(
+        8 * (n + 1) * nodes.size + 4 * 16 * xs.size,
+        parameter=f"nodes ({nodes.size} of them, n = {n})",
+        what="P(active, S = s) for every requested node and size",
+    )
     joint = np.zeros((n + 1, nodes.size))
     dist = None
     done = 0
@@ -1451,14 +1613,34 @@ def star_size_distribution(n_leaves, model, seed_probability, *, leaf_model=None
 # ---------------------------------------------------------------------------
 
 
+#: Bytes per size 0..n of empirical_size_distribution: counts, pmf, bounds, cdf and bands, temporaries.
+_EMPIRICAL_BYTES = 96
+
+#: How far from 1 the sum of a pmf given to total_variation / sampling_tv_bound may be.
+_PMF_SUM_TOL = 1e-8
+
+
 def _as_pmf(x, name: str) -> np.ndarray:
+    """A valid pmf over sizes 0, 1, ...: non-empty, 1-d, finite, >= 0, summing to 1 within 1e-8."""
     if isinstance(x, (SizeDistribution, EmpiricalSizeDistribution)):
         return np.asarray(x.pmf, dtype=np.float64)
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-dimensional pmf or a SizeDistribution, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"{name} must hold finite probabilities >= 0")
+    arr = np.asarray(x)
+    if arr.ndim != 1 or arr.size == 0:
+        empty = " (an empty array is no probability distribution)" if arr.size == 0 else ""
+        raise ValueError(
+            f"{name} must be a non-empty 1-dimensional pmf or a SizeDistribution, "
+            f"got shape {arr.shape}{empty}"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold probabilities (real numbers), got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    bad = ~(np.isfinite(arr) & (arr >= 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must hold finite probabilities >= 0; entry {i} is {float(arr[i])!r}")
+    total = math.fsum(arr)
+    if abs(total - 1.0) > _PMF_SUM_TOL:
+        raise ValueError(f"{name} must sum to 1 (within {_PMF_SUM_TOL:g}), got sum {total!r}")
     return arr
 
 
@@ -1468,7 +1650,22 @@ def total_variation(p, q) -> float:
     Parameters
     ----------
     p, q : array_like or SizeDistribution or EmpiricalSizeDistribution
-        Two pmfs over sizes 0, 1, ...; the shorter one is padded with zeros.
+        Two pmfs over the sizes 0, 1, ...: non-empty, finite, >= 0 and
+        summing to 1 (within 1e-8). They may have different lengths (e.g.
+        a law over 0..n and a histogram of the sizes seen so far): the
+        shorter one is padded with zeros, i.e. it gives probability 0 to
+        the sizes it does not list.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``p`` or ``q`` is not such a pmf (empty, not 1-dimensional,
+        negative or non-finite entries, a sum other than 1).
 
     Examples
     --------
@@ -1491,6 +1688,12 @@ def sampling_tv_bound(pmf, n_samples) -> float:
     the tolerance of a theory-vs-simulation comparison, with a margin (TV
     concentrates: it changes by at most 1/N when one sample changes, so by
     McDiarmid P(TV > E TV + t) <= exp(-2 N t^2)).
+
+    Raises
+    ------
+    ValueError
+        If ``pmf`` is not a pmf (as in :func:`total_variation`) or
+        ``n_samples`` < 1.
 
     Examples
     --------
@@ -1527,6 +1730,14 @@ def empirical_size_distribution(
     -------
     EmpiricalSizeDistribution
 
+    Raises
+    ------
+    ValueError
+        For sizes outside [0, n] (or [0, 1] with ``fractions=True``), NaN
+        sizes, a confidence outside (0, 1) or an unknown interval;
+        :class:`cascades.MemoryLimitError` if the histogram over 0..n would
+        not fit in memory.
+
     Notes
     -----
     The cdf band is the DKW band with Massart's constant,
@@ -1548,6 +1759,7 @@ def empirical_size_distribution(
     True
     """
     n = check_int("n", n, low=0)
+    check_memory(_EMPIRICAL_BYTES * (n + 1), parameter=f"n = {n}", what="the histogram over 0..n, its bands")
     confidence = check_real("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
     if interval not in ("wilson", "exact"):
         raise ValueError(f"interval must be 'wilson' or 'exact', got {interval!r}")
@@ -1565,9 +1777,7 @@ def empirical_size_distribution(
         counts_of = np.rint(arr * n).astype(np.int64)
     else:
         if np.any(arr != np.round(arr)) or np.any((arr < 0) | (arr > n)):
-            raise ValueError(
-                f"sizes must be integers in [0, {n}] (pass fractions=True for active fractions)"
-            )
+            raise ValueError(f"sizes must be integers in [0, {n}] (pass fractions=True for active fractions)")
         counts_of = arr.astype(np.int64)
     N = counts_of.size
     counts = np.bincount(counts_of, minlength=n + 1)

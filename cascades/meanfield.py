@@ -67,6 +67,7 @@ from scipy import optimize, special
 
 from . import _meanfield_kernels as _k
 from ._arrays import readonly
+from ._memory import check_memory
 from ._validation import check_int, check_real
 from .degrees import DegreeDistribution, Empirical, Poisson
 from .graphs import Graph
@@ -77,6 +78,7 @@ from .models import (
     FractionalThreshold,
     IndependentCascade,
     WeightedThreshold,
+    _cdf,  # a law's cdf as checked probabilities (ValueError naming it on NaN)
 )
 
 __all__ = [
@@ -115,6 +117,16 @@ _TRIM_TOL = 1e-18
 
 #: Mass left out of each binomial row by the band evaluation (Bernstein's inequality).
 _BAND_EPS = 1e-17
+
+#: Bytes per point (m, k) of the band evaluation: m, k, the response and the model's temporaries.
+_BAND_BYTES = 48
+
+#: Bytes per degree of the solvers' per-degree arrays (tables, thresholds, binomial terms; a lower bound).
+_DEGREE_BYTES = 64
+
+#: Largest convergence tolerance of the iterative solvers: the iterates are probabilities, so a step
+#: of more than 0.1 is no convergence at all (tol = 1e10 would certify the first iterate).
+MAX_TOL = 0.1
 
 _DEFAULT_TOL = 1e-12
 _DEFAULT_MAX_ITER = 100_000
@@ -405,7 +417,8 @@ def _check_seed_fraction(seed_fraction) -> float:
 
 
 def _check_tol(tol) -> float:
-    return check_real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
+    """A convergence tolerance in (0, MAX_TOL]."""
+    return check_real("tol", tol, low=0.0, high=MAX_TOL, low_open=True)
 
 
 def _check_max_iter(max_iter) -> int:
@@ -429,6 +442,11 @@ def _tables(degrees: DegreeDistribution, tol=None):
         p = degrees.pmf()
         e = degrees.edge_biased_pmf()
     K = max(p.size, e.size) - 1
+    check_memory(
+        _DEGREE_BYTES * (K + 1),
+        parameter=f"degrees = {degrees!r} (a table up to degree K = {K})",
+        what="the solver's per-degree arrays",
+    )
     P = np.zeros(K + 1)
     E = np.zeros(K + 1)
     P[: p.size] = p
@@ -594,7 +612,14 @@ class _BandMaps(_Maps):
             length = b - a + 1
             start = np.zeros(rows.size, dtype=np.int64)
             np.cumsum(length[:-1], out=start[1:])
-            m = np.arange(int(start[-1] + length[-1]), dtype=np.int64) - np.repeat(start - a, length)
+            total = int(start[-1] + length[-1])
+            check_memory(
+                _BAND_BYTES * total,
+                parameter=f"degrees (a table up to degree K = {self.K}, with a response that is no step)",
+                what=f"F(m, k) on the {total} points (m, k) where Bin(m; k, q) is not negligible, about "
+                "K^1.5 of them; give the degree distribution a smaller kmax",
+            )
+            m = np.arange(total, dtype=np.int64) - np.repeat(start - a, length)
             cached = (a, b, start, self.values(m, np.repeat(cols, length)))
             self._cache[key] = cached
         a, _, start, vals = cached
@@ -652,7 +677,7 @@ def _theta_support(theta):
         T = float(theta.isf(1e-16)) if callable(getattr(theta, "isf", None)) else float(theta.ppf(1 - 1e-16))
         if not math.isfinite(T):
             raise ValueError(f"theta {theta!r}: its 1 - 1e-16 quantile is not finite")
-        return T, lambda x: np.clip(np.asarray(theta.cdf(x), dtype=np.float64), 0.0, 1.0)
+        return T, lambda x: _cdf("theta", theta, x)
     if isinstance(theta, np.ndarray):
         theta = float(theta[0])
     return float(theta), None
@@ -726,10 +751,10 @@ def _iid_weight_response(model, K: int):
     grid = np.arange(N + 1) * h
 
     def below(x):  # P[W < x]
-        return np.clip(np.asarray(W.cdf(np.nextafter(x, -np.inf)), dtype=np.float64), 0.0, 1.0)
+        return _cdf("weights", W, np.nextafter(x, -np.inf))
 
     def at_most(x):  # P[W <= x]
-        return np.clip(np.asarray(W.cdf(x), dtype=np.float64), 0.0, 1.0)
+        return _cdf("weights", W, x)
 
     lt = below(grid)
     le = at_most(grid)
@@ -968,7 +993,7 @@ def final_size(
         Also return the time course rho_t, q_t (Burkholz & Schweitzer 2018):
         rho_t[t] is the active fraction after t synchronous steps.
     tol : float
-        Convergence tolerance on q (Notes), in (0, 1).
+        Convergence tolerance on q (Notes), in (0, MAX_TOL] (MAX_TOL = 0.1).
     max_iter : int
         Largest number of iterations.
 
@@ -984,7 +1009,10 @@ def final_size(
         degree distribution.
     ValueError
         If ``seed_fraction`` is outside [0, 1], the mean degree is 0 or
-        infinite, or ``tol``/``max_iter`` are out of range.
+        infinite, or ``tol``/``max_iter`` are out of range; a
+        :class:`cascades.MemoryLimitError` (a ValueError) if the degree table
+        or, for a response that is no step with K > DENSE_MAX, its binomial
+        bands (about K^1.5 points) would not fit in memory.
 
     Warns
     -----
@@ -1490,6 +1518,9 @@ def giant_component_from_graph(graph) -> GiantComponent:
 # Entries of the (n_phi, K + 1, K + 1) response tables handed to the window kernel at once.
 _WINDOW_CHUNK = 4_000_000
 
+# Bytes per grid point of cascade_window: c1, c2, the final sizes, q and the iteration counts, the flags.
+_WINDOW_POINT_BYTES = 56
+
 
 def _axis(name: str, values) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
@@ -1568,7 +1599,8 @@ def cascade_window(
     ------
     ValueError
         For empty or non-finite axes, ``strict=True`` with a custom ``model``,
-        out-of-range ``seed_fraction``, ``size_threshold``, ``tol``, ``max_iter``.
+        out-of-range ``seed_fraction``, ``size_threshold``, ``tol``, ``max_iter``;
+        :class:`cascades.MemoryLimitError` if the grid's arrays would not fit in memory.
     TypeError
         If ``degrees`` or ``model`` do not return a degree distribution / a
         model with a response function.
@@ -1613,6 +1645,8 @@ def cascade_window(
     """
     zs = _axis("z", z)
     phis = _axis("phi", phi)
+    grid = f"the grid of len(z) x len(phi) = {zs.size} x {phis.size} points"
+    check_memory(_WINDOW_POINT_BYTES * zs.size * phis.size, parameter=grid, what="the result arrays")
     rho0 = _check_seed_fraction(seed_fraction)
     threshold = check_real("size_threshold", size_threshold, low=0.0, high=1.0, high_open=True)
     tol = _check_tol(tol)
@@ -1632,6 +1666,11 @@ def cascade_window(
     tables = [_tables(d) for d in dists]
     Kmax = max(t[2] for t in tables)
     nz, nphi = zs.size, phis.size
+    check_memory(
+        _WINDOW_POINT_BYTES * nz * nphi + 3 * 8 * nz * (Kmax + 1) + 16 * _WINDOW_CHUNK,
+        parameter=f"{grid}, degree tables up to K = {Kmax}",
+        what="the result arrays, the padded degree tables and a chunk of response tables",
+    )
     P = np.zeros((nz, Kmax + 1))
     E = np.zeros((nz, Kmax + 1))
     Ks = np.empty(nz, dtype=np.int64)

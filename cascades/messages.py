@@ -75,10 +75,11 @@ from scipy.sparse import linalg as splinalg
 
 from . import _mp_kernels as _k
 from ._arrays import readonly as _readonly
+from ._memory import check_memory
 from ._validation import check_int, check_int_array, check_probability, check_real
 from .degrees import PMF_SUM_TOL, TAIL_TOL, DegreeDistribution, Empirical
 from .graphs import Graph
-from .meanfield import ConvergenceWarning
+from .meanfield import MAX_TOL, ConvergenceWarning
 from .models import (
     AbsoluteThreshold,
     CascadeModel,
@@ -125,7 +126,8 @@ def _check_graph(graph) -> Graph:
 
 
 def _check_iteration(tol, max_iter) -> tuple[float, int]:
-    tol = check_real("tol", tol, low=0.0, low_open=True)
+    """tol in (0, MAX_TOL] (iterates are probabilities: larger steps are no convergence), max_iter >= 1."""
+    tol = check_real("tol", tol, low=0.0, high=MAX_TOL, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     return tol, max_iter
 
@@ -174,7 +176,7 @@ def _degree_tables(model, degrees: np.ndarray):
     """
     degrees = np.asarray(degrees, dtype=np.int64)
     lengths = degrees + 1
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    starts = np.cumsum(lengths) - lengths  # (also for no degrees at all: a network without edges)
     m = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(starts, lengths)
     k = np.repeat(degrees, lengths)
     F = _response(model, m, k)
@@ -183,7 +185,7 @@ def _degree_tables(model, degrees: np.ndarray):
     cut = np.maximum.reduceat(marks, starts) if degrees.size else np.zeros(0, dtype=np.int64)
     cut = cut.astype(np.int64)
     keep = cut + 1
-    foff = np.concatenate(([0], np.cumsum(keep)[:-1])).astype(np.int64)
+    foff = (np.cumsum(keep) - keep).astype(np.int64)
     take = np.repeat(starts, keep) + (np.arange(int(keep.sum())) - np.repeat(foff, keep))
     return np.ascontiguousarray(F[take]), foff, cut
 
@@ -370,7 +372,7 @@ def message_passing(graph, model, seed_fraction, *, tol=1e-10, max_iter=10_000) 
         probability.
     tol : float, optional
         Stop when the estimated distance of the messages to their limit is at
-        most ``tol`` (> 0).
+        most ``tol``, in (0, 0.1] (``cascades.meanfield.MAX_TOL``).
     max_iter : int, optional
         Largest number of synchronous updates (>= 1).
 
@@ -381,8 +383,8 @@ def message_passing(graph, model, seed_fraction, *, tol=1e-10, max_iter=10_000) 
     Raises
     ------
     ValueError
-        If ``seed_fraction`` is outside [0, 1], ``tol`` <= 0 or
-        ``max_iter`` < 1; if a per-node or per-edge parameter array of the
+        If ``seed_fraction`` is outside [0, 1], ``tol`` is outside (0, 0.1]
+        or ``max_iter`` < 1; if a per-node or per-edge parameter array of the
         model does not match the graph; if the model has no response
         function (:class:`~cascades.models.FiberBundle`, damage or iid
         weights: simulate those instead).
@@ -733,7 +735,7 @@ class _BinomialSums:
         fo = foff[idx]
         n_terms = np.minimum(c, trials + 1)  # terms m = 0 .. min(c - 1, n)
         self.item = np.repeat(np.arange(self.size), n_terms)
-        starts = np.concatenate(([0], np.cumsum(n_terms)[:-1]))
+        starts = np.cumsum(n_terms) - n_terms
         self.m = np.arange(int(n_terms.sum())) - np.repeat(starts, n_terms)
         self.n = trials[self.item]
         self.f = ftab[np.repeat(fo, n_terms) + self.m]
@@ -743,9 +745,11 @@ class _BinomialSums:
         self.tail_f = ftab[fo[self.has_tail] + c[self.has_tail]]
 
     def __call__(self, q: np.ndarray) -> np.ndarray:
-        out = np.bincount(
-            self.item, weights=stats.binom.pmf(self.m, self.n, q[self.item]) * self.f, minlength=self.size
-        )
+        out = np.zeros(self.size)
+        if self.item.size:  # (np.bincount of no items is an int64 array even with float weights)
+            out += np.bincount(
+                self.item, weights=stats.binom.pmf(self.m, self.n, q[self.item]) * self.f, minlength=self.size
+            )
         if self.tail_c.size:
             out[self.has_tail] += self.tail_f * stats.binom.sf(self.tail_c - 1, self.tail_n, q[self.has_tail])
         return out
@@ -819,9 +823,11 @@ def _solve_classes(what, model, rho0, tol, max_iter, *, transfer, edge_class, ed
     for it in range(1, max_iter + 1):
         n_iter = it
         q_used = q
-        node_rho = rho0 + (1.0 - rho0) * h(q[node_class])
+        # probabilities: the transfer rows sum to 1 only up to round-off, so q could exceed 1 by an ulp
+        # (where scipy's binomial laws return NaN); clip where the values are made
+        node_rho = np.minimum(rho0 + (1.0 - rho0) * h(q[node_class]), 1.0)
         trajectory.append(float(node_weight @ node_rho))
-        q_new = rho0 + (1.0 - rho0) * (transfer @ g(q[edge_class]))
+        q_new = np.minimum(rho0 + (1.0 - rho0) * (transfer @ g(q[edge_class])), 1.0)
         change = float(np.abs(q_new - q).max()) if q.size else 0.0
         if stop.done(change):
             converged = True
@@ -1107,9 +1113,10 @@ def final_size_correlated(
     seed_fraction : float
         rho0 in [0, 1].
     tol : float, optional
-        Stop when the estimated distance of q to its limit is at most tol.
+        Stop when the estimated distance of q to its limit is at most tol,
+        in (0, 0.1] (``cascades.meanfield.MAX_TOL``).
     max_iter : int, optional
-        Largest number of synchronous updates.
+        Largest number of synchronous updates (>= 1).
 
     Returns
     -------
@@ -1121,7 +1128,8 @@ def final_size_correlated(
     Raises
     ------
     ValueError
-        If ``seed_fraction`` is outside [0, 1]; if ``correlation`` is not a
+        If ``seed_fraction`` is outside [0, 1], ``tol`` outside (0, 0.1],
+        ``max_iter`` < 1; if ``correlation`` is not a
         valid joint distribution (see :class:`DegreeCorrelation`); if the
         model has no response (FiberBundle, damage or iid weights, per-node
         parameter arrays: simulate those instead).
@@ -1365,10 +1373,14 @@ def final_size_modular(model, network, seed_fraction, *, tol=1e-12, max_iter=100
     Raises
     ------
     ValueError
-        If ``seed_fraction`` is outside [0, 1] or the model has no response
-        (FiberBundle, damage or iid weights: simulate those instead).
+        If ``seed_fraction`` is outside [0, 1], ``tol`` outside (0, 0.1],
+        ``max_iter`` < 1, or the model has no response (FiberBundle, damage
+        or iid weights: simulate those instead).
     TypeError
         If ``network`` is not a :class:`ModularNetwork`.
+    cascades.MemoryLimitError
+        If the transfer matrix (modules x (module, degree) pairs) would not
+        fit in memory.
 
     Warns
     -----
@@ -1411,7 +1423,9 @@ def final_size_modular(model, network, seed_fraction, *, tol=1e-12, max_iter=100
         raise TypeError(f"network must be a ModularNetwork, got {type(network).__name__}")
     M = network.n_modules
     z = network.mean_degrees
-    e_mod, e_deg, e_w = [], [], []
+    # every list starts with an empty piece of the right dtype: a network without edges (all z_j = 0)
+    # has no edge types, and its nodes keep what they do alone (rho0 + (1 - rho0) F(0, 0))
+    e_mod, e_deg, e_w = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     n_cls, n_deg, n_w = [], [], []
     for j, p in enumerate(network.degrees):
         ks = np.flatnonzero(p > 0)
@@ -1425,6 +1439,11 @@ def final_size_modular(model, network, seed_fraction, *, tol=1e-12, max_iter=100
             e_w.append(ke * p[ke] / z[j])
     e_mod = np.concatenate(e_mod).astype(np.int64)
     e_deg = np.concatenate(e_deg).astype(np.int64)
+    check_memory(
+        2 * 8 * M * e_mod.size,
+        parameter=f"network ({M} modules, {e_mod.size} (module, degree) pairs of edge ends)",
+        what="the transfer matrix from every module to every (module, degree) pair",
+    )
     transfer = network.mixing[:, e_mod] * np.concatenate(e_w)[None, :]
     transfer[z == 0] = 0.0
     n_cls = np.concatenate(n_cls).astype(np.int64)

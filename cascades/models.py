@@ -55,7 +55,13 @@ Conventions
   ``rvs`` or ``sample`` method), e.g. ``scipy.stats.norm(0.2, 0.05)``. Values
   are drawn in :meth:`CascadeModel.rule`, one per node (or per CSR entry),
   with the ``rng`` of the call (see :mod:`cascades._rng`), so the same
-  ``rng`` gives the same rule.
+  ``rng`` gives the same rule. The construction refuses (``ValueError``
+  naming the parameter) a law that is not a valid distribution: a scipy
+  family with a NaN or infinite parameter, or a cdf that at a few probe
+  points from -inf to inf is not finite, in [0, 1], nondecreasing from 0 to
+  1 (scipy's own answer to e.g. a negative scale is a cdf that is NaN
+  everywhere). A cdf found NaN later, where a solver evaluates it, raises
+  ``ValueError`` there.
 * Models are frozen dataclasses, validated at construction; array parameters
   are stored as read-only float64 / int64 copies. ``==`` and ``hash`` compare
   array fields by value and frozen scipy distributions by family and
@@ -84,6 +90,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import stats
 
+from ._memory import check_memory
 from ._rng import as_generator
 from ._validation import check_int, check_int_array, check_real
 from .graphs import Graph
@@ -104,6 +111,13 @@ _RULE_KINDS = ("count", "load", "independent", "fiber")
 _TOL = 4 * np.finfo(np.float64).eps
 
 _WEIGHT_KINDS = ("exposure", "damage")
+
+# Bytes per entry of a response or threshold table and its temporaries (a lower bound for the guard).
+_PER_ENTRY_BYTES = 32
+
+# Allocations below this many bytes skip the memory guard (it reads the OS's figure, ~10 us a call,
+# and response / degree_thresholds are called in loops).
+_GUARD_FROM = 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,7 +268,7 @@ class CascadeModel(abc.ABC):
         >>> FractionalThreshold([0.5, 0.5]).degree_thresholds(4) is None  # per-node array
         True
         """
-        check_int("k_max", k_max, low=0)
+        _check_k_max(k_max)
         return None
 
     # -- value semantics ----------------------------------------------------
@@ -300,13 +314,86 @@ def _is_distribution(value) -> bool:
     )
 
 
+#: Where a distribution's cdf is probed at construction (see :func:`_check_distribution`).
+_CDF_PROBE = np.array([-np.inf, -1.0, 0.0, 0.25, 0.5, 0.75, 1.0, 2.0, np.inf])
+
+
 def _check_distribution(name: str, value):
+    """Refuse a distribution that is not a valid, fully specified law of a real number.
+
+    A frozen scipy family must have finite parameters (scipy itself turns a
+    NaN location or a negative scale into a cdf that is NaN everywhere, which
+    the solvers would read as "activates at once"). Every distribution's cdf,
+    probed at a few points from -inf to inf, must be a real cdf: finite,
+    in [0, 1], nondecreasing, 0 at -inf and 1 at +inf.
+    """
     if isinstance(value, (stats.rv_continuous, stats.rv_discrete)):
         raise ValueError(
             f"{name} must be a frozen distribution such as scipy.stats.norm(0.2, 0.05), "
             f"got the unfrozen family {value.name!r}"
         )
+    shown = _fmt(value)
+    family = getattr(value, "dist", None)
+    scipy_frozen = isinstance(family, (stats.rv_continuous, stats.rv_discrete))
+    params = [*value.args, *value.kwds.values()] if scipy_frozen else []
+    for param in params:
+        try:
+            arr = np.asarray(param, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name}: the parameters of the distribution {shown} must be finite numbers, got {param!r}"
+            ) from None
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"{name}: the parameters of the distribution {shown} must be finite numbers, got {param!r}"
+            )
+    try:
+        with np.errstate(all="ignore"):
+            cdf = np.asarray(value.cdf(_CDF_PROBE), dtype=np.float64)
+    except Exception as err:  # noqa: BLE001 - a user's duck-typed law may raise anything: report it as such
+        raise ValueError(
+            f"{name}: the cdf of the distribution {shown} could not be evaluated at "
+            f"{_CDF_PROBE.tolist()} ({type(err).__name__}: {err})"
+        ) from err
+    probe = _CDF_PROBE.tolist()
+    if cdf.shape != _CDF_PROBE.shape:
+        raise ValueError(
+            f"{name}: the cdf of the distribution {shown} returned shape {cdf.shape} "
+            f"for {_CDF_PROBE.size} points"
+        )
+    values = dict(zip(probe, cdf.tolist(), strict=True))
+    if not (np.all(np.isfinite(cdf)) and np.all((cdf >= 0) & (cdf <= 1))):
+        raise ValueError(
+            f"{name} must be a valid distribution (finite parameters, scale > 0): the cdf of {shown} "
+            f"must lie in [0, 1], got {values}"
+        )
+    if np.any(np.diff(cdf) < -1e-12) or cdf[0] > 1e-12 or cdf[-1] < 1 - 1e-12:
+        raise ValueError(
+            f"{name} must be a valid distribution: the cdf of {shown} must be nondecreasing from 0 at -inf "
+            f"to 1 at +inf, got {values}"
+        )
     return value
+
+
+def _cdf(name: str, dist, x) -> np.ndarray:
+    """``dist.cdf(x)`` as float64 in [0, 1] (round-off clipped); ValueError naming ``name`` on NaN.
+
+    The construction checks the cdf at a few points only; a law whose cdf is NaN (or far outside
+    [0, 1]) elsewhere must not reach a solver, where NaN would pass comparisons as "activated".
+    """
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        f = np.array(dist.cdf(x), dtype=np.float64)  # a writable array (also for 0-d input)
+    if f.shape != x.shape:
+        f = np.broadcast_to(f, x.shape).copy()
+    bad = ~((f >= -1e-12) & (f <= 1 + 1e-12))  # also NaN
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(
+            f"{name}: the cdf of the distribution {_fmt(dist)} is {float(f.ravel()[i])!r} at "
+            f"{float(x.ravel()[i])!r}, not a probability; it must be a valid cdf everywhere"
+        )
+    return np.clip(f, 0.0, 1.0, out=f)
 
 
 def _real_array(name: str, value, *, low=None, high=None, allow_posinf=False) -> np.ndarray:
@@ -435,14 +522,27 @@ def _common_value(name: str, value, model: str):
     return value
 
 
+def _check_k_max(k_max) -> int:
+    """``k_max`` of ``degree_thresholds``: an integer >= 0 whose table fits in memory."""
+    k_max = check_int("k_max", k_max, low=0)
+    nbytes = _PER_ENTRY_BYTES * (k_max + 1)
+    if nbytes > _GUARD_FROM:  # the simulator asks for a table per run: small ones skip the guard
+        check_memory(nbytes, parameter=f"k_max = {k_max}", what="a threshold per degree")
+    return k_max
+
+
 def _check_mk(m, k) -> tuple[np.ndarray, np.ndarray]:
     """Validate and broadcast the arguments of ``response``."""
     m = check_int_array("m", m, low=0, ndim=np.ndim(m))
     k = check_int_array("k", k, low=0, ndim=np.ndim(k))
     try:
-        m, k = np.broadcast_arrays(m, k)
+        shape = np.broadcast_shapes(m.shape, k.shape)
     except ValueError:
         raise ValueError(f"m and k must broadcast together, got shapes {m.shape} and {k.shape}") from None
+    nbytes = _PER_ENTRY_BYTES * math.prod(shape)
+    if nbytes > _GUARD_FROM:  # response is called in loops: small calls skip the guard
+        check_memory(nbytes, parameter=f"m and k (broadcast shape {shape})", what="the response, temporaries")
+    m, k = np.broadcast_arrays(m, k)
     bad = m > k
     if bad.any():
         i = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
@@ -579,10 +679,10 @@ def _fractional_response(name: str, model: str, phi, strict: bool, m, k):
     if _is_distribution(phi):
         x = np.zeros(m.shape)
         np.divide(m, k, out=x, where=k > 0)  # m/k := 0 for k = 0
-        f = np.asarray(phi.cdf(x), dtype=np.float64)
+        f = _cdf(name, phi, x)
         if strict:  # P[phi < x]: the cdf at the largest float below x (never above cdf(x))
-            np.minimum(f, np.asarray(phi.cdf(np.nextafter(x, -np.inf)), dtype=np.float64), out=f)
-        return _output(np.clip(f, 0.0, 1.0))
+            np.minimum(f, _cdf(name, phi, np.nextafter(x, -np.inf)), out=f)
+        return _output(f)
     phi = _common_value(name, phi, model)
     return _output(m >= _fractional_thresholds(phi, k, strict))
 
@@ -725,7 +825,7 @@ class FractionalThreshold(CascadeModel):
         None for a per-node array or random phi. See
         :meth:`CascadeModel.degree_thresholds`.
         """
-        k_max = check_int("k_max", k_max, low=0)
+        k_max = _check_k_max(k_max)
         if isinstance(self.phi, float):
             return _fractional_table(self.phi, self.strict, k_max)
         return None
@@ -821,7 +921,7 @@ class AbsoluteThreshold(CascadeModel):
 
         See :meth:`CascadeModel.degree_thresholds`.
         """
-        k_max = check_int("k_max", k_max, low=0)
+        k_max = _check_k_max(k_max)
         if isinstance(self.m, np.ndarray):
             return None
         table = np.minimum(min(self.m, k_max + 1), np.arange(1, k_max + 2, dtype=np.int64))
@@ -983,7 +1083,7 @@ class WeightedThreshold(CascadeModel):
 
         See :meth:`CascadeModel.degree_thresholds`.
         """
-        k_max = check_int("k_max", k_max, low=0)
+        k_max = _check_k_max(k_max)
         if isinstance(self.weights, str) and self.weights == "exposure" and isinstance(self.theta, float):
             return _fractional_table(self.theta, False, k_max)
         return None
