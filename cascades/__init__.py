@@ -8,6 +8,7 @@ a :class:`numpy.random.Generator`), documented in :mod:`cascades._rng`.
 __version__ = "0.1.0"
 
 from . import bridge, campaigns, datasets, nn
+from ._memory import MemoryLimitError, memory_limit
 from .bridge import (
     LayerRecommendation,
     ModuleLayers,
@@ -106,7 +107,6 @@ from .simulation import (
     simulate,
     simulate_ensemble,
 )
-from ._memory import MemoryLimitError, memory_limit
 from .sweeps import ChunkWarning, SweepInterrupted, sweep
 from .validation_suite import ValidationCase, ValidationReport, validate
 

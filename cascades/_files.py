@@ -27,7 +27,7 @@ def fsync_dir(directory) -> None:
             os.close(fd)
 
 
-def atomic_write(path, data: bytes, *, prefix: str = ".tmp-") -> None:
+def atomic_write(path, data: bytes | bytearray | memoryview, *, prefix: str = ".tmp-") -> None:
     """Write ``data`` to ``path`` atomically (temporary file named ``prefix...`` + :func:`os.replace`).
 
     Examples

@@ -169,6 +169,6 @@ def test_mismatched_model_is_a_value_error(tmp_path):
     wrong = torch.nn.Sequential(torch.nn.Linear(12, 24), torch.nn.ReLU(), torch.nn.Linear(24, 3))
     with pytest.raises(ValueError, match="does not fit the model"):
         load_torch(path, wrong)
-    with pytest.raises(ValueError, match="torch.nn.Module"):
+    with pytest.raises(TypeError, match="torch.nn.Module"):  # a wrong kind of object (issue 15)
         save_torch("not a model", tmp_path / "x.pt")
     assert sorted(os.listdir(tmp_path)) == ["mlp.pt"]

@@ -242,7 +242,7 @@ def test_single_layer_and_no_weight_layer():
     assert layers.names == ("",) and layers.activations == (None,)
     with pytest.raises(ValueError, match="no Linear or Conv2d"):
         read_module(nn.Sequential(nn.ReLU(), nn.Flatten()))
-    with pytest.raises(ValueError, match="torch.nn.Module"):
+    with pytest.raises(TypeError, match="torch.nn.Module"):  # a wrong kind of object (issue 15)
         read_module([3, 2])
 
 

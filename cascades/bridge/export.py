@@ -16,6 +16,7 @@ import io
 import os
 
 from .._files import atomic_write
+from ..nn._guard import guard
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "save_torch", "load_torch"]
 
@@ -64,6 +65,29 @@ def _plain_state(model):
     return out, masks
 
 
+def _check_path(path, name="path") -> str:
+    """``path`` as a str; TypeError naming ``name`` for anything that is not str / bytes / os.PathLike."""
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a str or os.PathLike file path, got {type(path).__name__}") from None
+    return os.fsdecode(text)
+
+
+def _check_output_path(path) -> str:
+    """The file path to write: FileNotFoundError / IsADirectoryError / PermissionError naming it, before
+    any work is done (the temporary file of the atomic write would name only itself)."""
+    text = _check_path(path)
+    folder = os.path.dirname(os.path.abspath(text))
+    if os.path.isdir(text):
+        raise IsADirectoryError(f"path {text!r} is a directory; give a file name such as {text!r}/model.pt")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"path {text!r}: the directory {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"path {text!r}: the directory {folder!r} is not writable")
+    return text
+
+
 def save_torch(model, path, *, recommendation=None):
     """Save a (masked) torch model so that ``torch.load(path, weights_only=True)`` reads it.
 
@@ -85,8 +109,17 @@ def save_torch(model, path, *, recommendation=None):
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a torch module, ``path`` not a path or ``recommendation`` not a
+        Recommendation.
+    FileNotFoundError, IsADirectoryError, PermissionError
+        If the directory of ``path`` does not exist, ``path`` is a directory, or the directory is
+        not writable (each naming the path; checked before anything is serialised).
     ValueError
-        If ``model`` is not a torch module or has tensors on the meta device.
+        If ``model`` has tensors on the meta device.
+    cascades.MemoryLimitError
+        If the CPU copies of the tensors and their serialised bytes (about twice the model's size)
+        do not fit in memory.
 
     Notes
     -----
@@ -120,7 +153,16 @@ def save_torch(model, path, *, recommendation=None):
     from .. import __version__
 
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if recommendation is not None and not callable(getattr(recommendation, "to_json", None)):
+        raise TypeError(f"recommendation must be a cascades.bridge.Recommendation or None, got "
+                        f"{type(recommendation).__name__}")
+    path = _check_output_path(path)
+    tensors = list(model.parameters()) + list(model.buffers())
+    nbytes = sum(t.numel() * t.element_size() for t in tensors if not t.is_meta)
+    # the masked CPU copies (at most one per tensor) and the serialised bytes
+    guard(2 * nbytes, parameter=f"model {type(model).__name__} ({nbytes} bytes of tensors)",
+          what="the CPU copies and the serialised file")
     state, masks = _plain_state(model)
     payload = {
         "format": EXPORT_FORMAT,
@@ -131,10 +173,9 @@ def save_torch(model, path, *, recommendation=None):
         "cascades_version": __version__,
         "torch_version": str(torch.__version__),
     }
-    path = os.fspath(path)
     buf = io.BytesIO()
     torch.save(payload, buf)
-    atomic_write(path, buf.getvalue(), prefix=".cascades-")
+    atomic_write(path, buf.getbuffer(), prefix=".cascades-")  # a view: no second copy of the bytes
     return path
 
 
@@ -156,9 +197,14 @@ def _read(path, map_location):
     """The validated export dict at ``path``; ValueError naming the path for anything else."""
     import torch
 
-    path = os.fspath(path)
+    path = _check_path(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a directory, not a cascades torch export file")
+    size = os.path.getsize(path)
+    # the loaded tensors, then the model's copy of them (or the rebuilt model) beside them
+    guard(2 * size, parameter=f"path {path!r} ({size} bytes)", what="the loaded tensors and the model")
     try:
         obj = torch.load(path, weights_only=True, map_location=map_location)
     except OSError:
@@ -244,8 +290,12 @@ def load_torch(path, model=None, *, masks=True, map_location="cpu", strict=True)
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
+    TypeError
+        If ``path`` is not a path or ``model`` not a torch module (or None).
+    FileNotFoundError, IsADirectoryError
+        If ``path`` does not exist or is a directory.
+    cascades.MemoryLimitError
+        If twice the file's size (the loaded tensors and the model's copy) does not fit in memory.
     ValueError
         If the file is not a cascades export (a plain state_dict, a pickled module, another file)
         or is of a newer version (each named with the path and what is allowed); if the weights do
@@ -281,12 +331,12 @@ def load_torch(path, model=None, *, masks=True, map_location="cpu", strict=True)
     import torch
     from torch.nn.utils import prune
 
-    path_text = os.fspath(path)
+    path_text = _check_path(path)
+    if model is not None and not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module or None, got {type(model).__name__}")
     obj = _read(path_text, map_location)
     if model is None:
         model = _rebuild(obj, path_text)
-    elif not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module or None, got {type(model).__name__}")
     state, stored_masks = obj["state_dict"], obj["masks"]
     for sub in model.modules():
         for tname in _pruned(sub):

@@ -15,6 +15,7 @@ modules are read by :mod:`cascades.bridge.trace`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings as _warnings
@@ -34,8 +35,11 @@ from ..nn import (
     q_fixed_point,
     sparse_signal_propagation,
 )
+from ..nn._guard import guard
 from ..nn.criticality import CriticalPoint, critical_point, is_homogeneous
-from .topology import LayerShape, layer_densities, parse_architecture
+from ..nn.meanfield import _VARIANCE_MAX
+from ..nn.sparse import _propagation_peak_bytes
+from .topology import LayerShape, _shown_shapes, layer_densities, parse_architecture
 from .weights import WEIGHT_LAWS
 
 __all__ = ["LayerRecommendation", "Recommendation", "recommend"]
@@ -291,8 +295,30 @@ class Recommendation(_NanEq):
 
     @classmethod
     def from_json(cls, text: str) -> Recommendation:
-        """Inverse of :meth:`to_json` (also reads files written before the per-layer fields existed)."""
-        d = json.loads(text)
+        """Inverse of :meth:`to_json` (also reads files written before the per-layer fields existed).
+
+        Raises TypeError if ``text`` is not str / bytes, ValueError if it is not the JSON of a
+        recommendation (naming the first missing field).
+        """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise TypeError(f"text must be the JSON text of a Recommendation (a str), got "
+                            f"{type(text).__name__}")
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"text is not JSON: {exc}") from None
+        what = "text is not the JSON of a Recommendation"
+        if not isinstance(d, dict) or not isinstance(d.get("layers"), list):
+            raise ValueError(f"{what}: it must be an object with a list 'layers'")
+        need = [f.name for f in fields(cls) if f.default is dataclasses.MISSING]
+        lay_need = [f.name for f in fields(LayerRecommendation) if f.default is dataclasses.MISSING]
+        missing = [k for k in need if k not in d]
+        for i, lay in enumerate(d["layers"]):
+            if not isinstance(lay, dict):
+                raise ValueError(f"{what}: layers[{i}] must be an object")
+            missing += [f"layers[{i}].{k}" for k in lay_need if k not in lay]
+        if missing:
+            raise ValueError(f"{what}: missing {', '.join(missing[:5])}")
         lay_fields = {f.name for f in fields(LayerRecommendation)}
         top_fields = {f.name for f in fields(cls)}
         layers = []
@@ -589,8 +615,9 @@ def recommend(
     shapes, acts = _read_architecture(architecture, activation, readout)
     L = len(shapes)
     density = check_real("density", density, low=0, high=1, low_open=True)
-    q0 = check_real("q0", q0, low=0, low_open=True)
-    v = check_real("readout_variance", readout_variance, low=0, low_open=True)
+    # variances up to 1e100, as in cascades.nn.meanfield (beyond, the 2-D expectations overflow)
+    q0 = check_real("q0", q0, low=0, low_open=True, high=_VARIANCE_MAX)
+    v = check_real("readout_variance", readout_variance, low=0, low_open=True, high=_VARIANCE_MAX)
     if stability not in STABILITY:
         raise ValueError(f"stability must be one of {', '.join(STABILITY)}; got {stability!r}")
     policy = "keep" if stability == "auto" else stability  # for critical_point
@@ -600,13 +627,11 @@ def recommend(
         raise ValueError("per_neuron=True applies to Gaussian weights only; orthogonal weights already "
                          "give every unit the same row norm")
     if q_star is not None:
-        q_star = check_real("q_star", q_star, low=0, low_open=True)
-        if not math.isfinite(q_star):
-            raise ValueError(f"q_star must be a finite fixed point > 0, got {q_star!r}")
+        q_star = check_real("q_star", q_star, low=0, low_open=True, high=_VARIANCE_MAX)
     if sigma_b2 is not None:
-        sigma_b2 = check_real("sigma_b2", sigma_b2, low=0)
+        sigma_b2 = check_real("sigma_b2", sigma_b2, low=0, high=_VARIANCE_MAX)
     if sigma_w2 is not None:
-        sigma_w2 = check_real("sigma_w2", sigma_w2, low=0)
+        sigma_w2 = check_real("sigma_w2", sigma_w2, low=0, high=_VARIANCE_MAX)
     if q_star is not None and (sigma_b2 is not None or sigma_w2 is not None):
         raise ValueError("q_star fixes the operating point: give it without sigma_b2 and sigma_w2")
 
@@ -762,6 +787,10 @@ def recommend(
             f"each need at least one input: no connected topology exists; raise density"
         )
     achieved = float(dens @ N / N.sum())
+    widest = max(s.fan_in for s in shapes)
+    guard(_propagation_peak_bytes(widest),
+          parameter=f"architecture = {_shown_shapes(shapes)} (fan-in {widest})",
+          what="the in-degree distribution of the widest layer (every in-degree 0..fan_in is tabulated)")
     rule = "neuron" if per_neuron else "layer"
     layers, thin_conn = [], []
     m, kurt, P = q0, 3.0, 1.0

@@ -19,9 +19,10 @@ import re
 import numpy as np
 
 from .._rng import as_generator
-from .topology import draw_masks
+from ..nn._guard import guard
+from .topology import _masks_peak_bytes, _shown_shapes, draw_masks
 from .trace import _forward_order, _shape_of
-from .weights import approximate_isometry, draw_weights, orthogonal_matrix
+from .weights import _weights_peak_bytes, approximate_isometry, draw_weights, orthogonal_matrix
 
 __all__ = ["to_torch", "apply_to", "masks_from", "layer_shapes"]
 
@@ -131,6 +132,42 @@ def _init_layer(layer, pruned, mask=None, w=None, b=None):
         prune.custom_from_mask(layer, "weight", mask=m)
 
 
+def _check_recommendation(rec, name="recommendation"):
+    """TypeError unless ``rec`` is a Recommendation (or has its ``layers`` and ``shapes``)."""
+    from .recommend import Recommendation
+
+    if not isinstance(rec, Recommendation) and not (hasattr(rec, "layers") and hasattr(rec, "shapes")):
+        raise TypeError(f"{name} must be a cascades.bridge.Recommendation (from cascades.bridge.recommend), "
+                        f"got {type(rec).__name__}")
+
+
+def _check_module(module, name="module"):
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
+
+
+def _host_bytes(rec, itemsizes, on_host, *, build=False):
+    """Host-memory peak of drawing a recommendation into torch layers (see :func:`apply_to`, Notes).
+
+    numpy: the masks (1 byte per weight) and float64 weights (8) of every layer, with the largest
+    layer's drawing temporaries (:func:`cascades.bridge.topology._masks_peak_bytes`,
+    :func:`cascades.bridge.weights._weights_peak_bytes`) and its float64 -> dtype copy. torch, for
+    the layers whose parameters live in host memory (CPU): the mask buffer and the masked weight of
+    every pruned layer (dtype), and with ``build`` the parameters themselves.
+    """
+    shapes, dens = rec.shapes, [lay.density for lay in rec.layers]
+    numpy_peak = max(_masks_peak_bytes(shapes, dens, bool(getattr(rec, "in_degree_regular", False))),
+                     sum(s.n_weights for s in shapes) + _weights_peak_bytes(rec))
+    copy = max(size * s.n_weights for s, size in zip(shapes, itemsizes, strict=True))
+    torch_kept = 0
+    for s, lay, size, host in zip(shapes, rec.layers, itemsizes, on_host, strict=True):
+        if host:
+            torch_kept += size * s.n_weights * (2 * (lay.density < 1) + build) + size * s.out_channels * build
+    return numpy_peak + copy + torch_kept
+
+
 def _draw(rec, gen):
     return draw_masks(rec.shapes, rec.densities, rng=gen, in_degree_regular=rec.in_degree_regular,
                       flow_preserving=rec.flow_preserving)
@@ -172,10 +209,15 @@ def to_torch(recommendation, *, rng=None, dtype=None, device=None, looks_linear=
 
     Raises
     ------
+    TypeError
+        If ``recommendation`` is not a Recommendation.
     ValueError
-        If a layer is not Linear, widths do not chain, an activation has no torch module or the
-        dtype is not floating point; with ``looks_linear``, if the activation is not ReLU,
-        sigma_b^2 > 0 or a hidden width is odd.
+        If a layer is not Linear, widths do not chain, an activation has no torch module, the
+        dtype is not floating point or the device is not a device; with ``looks_linear``, if the
+        activation is not ReLU, sigma_b^2 > 0 or a hidden width is odd.
+    cascades.MemoryLimitError
+        If the model (on CPU), its masks and the numpy draws do not fit in host memory (checked
+        before anything is built; never on the meta device, where nothing is allocated).
 
     Notes
     -----
@@ -211,12 +253,24 @@ def to_torch(recommendation, *, rng=None, dtype=None, device=None, looks_linear=
     """
     import torch
 
+    _check_recommendation(recommendation)
     dtype = torch.float32 if dtype is None else dtype
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating torch.dtype (float16, bfloat16, float32, float64), "
                          f"got {dtype!r}")
+    try:
+        dev = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be a torch.device or a device name ('cpu', 'cuda', 'cuda:0', 'meta', "
+                         f"...), got {device!r}") from None
     shapes = recommendation.shapes
     _check_mlp(shapes)
+    if dev.type != "meta":  # on meta nothing is allocated
+        size = torch.empty((), dtype=dtype, device="meta").element_size()
+        n = len(shapes)
+        guard(_host_bytes(recommendation, [size] * n, [dev.type == "cpu"] * n, build=True),
+              parameter=f"recommendation for {_shown_shapes(shapes)} on device {str(dev)!r}",
+              what=f"the {dtype} parameters, masks and the float64 numpy draws")
     model = _mlp(shapes, _layer_activations(recommendation), dtype, device)
     if looks_linear:
         _looks_linear(model, recommendation, as_generator(rng))
@@ -292,9 +346,15 @@ def apply_to(module, recommendation, *, rng=None):
 
     Raises
     ------
+    TypeError
+        If ``module`` is not a torch.nn.Module or ``recommendation`` not a Recommendation.
     ValueError
         If the module's weight layers do not match the recommendation's layers (count or shape),
         it has an unsupported weight layer (named) or a weight that is not floating point.
+    cascades.MemoryLimitError
+        If the masks and float64 weights drawn in numpy (9 bytes per weight) and, for layers in
+        host memory, the pruning buffers (mask and masked weight in the layer's dtype) do not fit
+        (not checked on the meta device, where nothing is drawn).
 
     Notes
     -----
@@ -329,6 +389,8 @@ def apply_to(module, recommendation, *, rng=None):
     >>> bool(torch.equal(meta[0].weight_mask, net[0].weight_mask))
     True
     """
+    _check_module(module)
+    _check_recommendation(recommendation)
     layers = _forward_order(module)
     shapes = recommendation.shapes
     if len(layers) != len(shapes):
@@ -346,6 +408,11 @@ def apply_to(module, recommendation, *, rng=None):
         for (_, layer), p in zip(layers, pruned, strict=True):
             _init_layer(layer, p)
         return module
+    weights = [_weight(layer) for _, layer in layers]
+    guard(_host_bytes(recommendation, [w.element_size() for w in weights],
+                      [w.device.type == "cpu" for w in weights]),
+          parameter=f"recommendation for {_shown_shapes(shapes)}",
+          what="the masks, the float64 numpy weights and the pruning buffers")
     gen = as_generator(rng)
     masks = _draw(recommendation, gen)
     ws, bs = draw_weights(recommendation, masks, rng=gen)
@@ -364,11 +431,20 @@ def masks_from(module) -> tuple:
 
     Raises
     ------
+    TypeError
+        If ``module`` is not a torch.nn.Module.
     ValueError
         If a mask is on the meta device (no values yet).
+    cascades.MemoryLimitError
+        If the boolean masks (one byte per weight) do not fit in memory (a module on the meta
+        device takes none, but its masks would).
     """
+    _check_module(module)
+    layers = _forward_order(module)
+    guard(sum(_weight(layer).numel() for _, layer in layers), parameter=f"module {type(module).__name__}",
+          what="one byte per weight for the boolean masks")
     out = []
-    for name, layer in _forward_order(module):
+    for name, layer in layers:
         m = getattr(layer, "weight_mask", None)
         if m is None:
             out.append(np.ones(tuple(layer.weight.shape), dtype=bool))

@@ -73,7 +73,7 @@ def _weight_layers(module):
     import torch.nn as nn
 
     if not isinstance(module, nn.Module):
-        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     out = []
     for name, sub in module.named_modules():
         if isinstance(sub, (nn.Linear, nn.Conv2d)):
@@ -635,6 +635,8 @@ def read_module(module) -> ModuleLayers:
 
     Raises
     ------
+    TypeError
+        If ``module`` is not a ``torch.nn.Module``.
     ValueError
         If the module has no Linear / Conv2d layer or another weight layer (named), a layer is
         called twice or never, an activation the theory does not know follows a layer (named, with

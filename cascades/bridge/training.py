@@ -13,7 +13,8 @@ import numpy as np
 
 from .._rng import as_generator, spawn
 from .._validation import check_int, check_real
-from .topology import draw_masks
+from ..nn._guard import guard
+from .topology import _shown_shapes, draw_masks
 
 __all__ = ["train_comparison", "DATASETS"]
 
@@ -148,9 +149,15 @@ def train_comparison(
 
     Raises
     ------
+    TypeError
+        If ``widths`` is not a sequence (or None), ``inits`` not a sequence of names, ``model`` not
+        a callable or ``model()`` not a torch module.
     ValueError
         For widths or a model that do not match the data, an unknown init, optimizer, data set or
         activation, or invalid epochs, batch size, learning rate, momentum or density.
+    cascades.MemoryLimitError
+        If the models of all inits with their gradients, masks and optimizer states (about
+        4 (4 + 2) bytes per weight and init with Adam) do not fit in memory.
     ImportError
         When the data set's package is missing (the message names the extra to install).
 
@@ -175,10 +182,16 @@ def train_comparison(
     from .recommend import recommend
     from .torch import _activation_module, _layer_activations, _mlp
 
-    data = _load(dataset)
-    n_in, n_out = data.n_features, data.n_classes
+    if widths is not None and (isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__")):
+        raise TypeError(f"widths must be a sequence of layer widths (n_0, ..., n_L) or None, got "
+                        f"{type(widths).__name__}")
     if isinstance(inits, str):
         inits = (inits,)
+    if not hasattr(inits, "__iter__"):
+        raise TypeError(f"inits must be a sequence of init names from {', '.join(INIT_NAMES)}, got "
+                        f"{type(inits).__name__}")
+    data = _load(dataset)
+    n_in, n_out = data.n_features, data.n_classes
     inits = tuple(inits)
     bad = [n for n in inits if n not in INIT_NAMES]
     if not inits or bad or len(set(inits)) != len(inits):
@@ -197,10 +210,11 @@ def train_comparison(
         if widths is not None:
             raise ValueError("give widths or model, not both")
         if not callable(model):
-            raise ValueError(f"model must be a callable returning a torch.nn.Module, got {model!r}")
+            raise TypeError(f"model must be a callable returning a torch.nn.Module, got "
+                            f"{type(model).__name__}")
         probe = model()
         if not isinstance(probe, torch.nn.Module):
-            raise ValueError(f"model() must return a torch.nn.Module, got {type(probe).__name__}")
+            raise TypeError(f"model() must return a torch.nn.Module, got {type(probe).__name__}")
         arch, act_arg, build = probe, None, model
     else:
         widths = _default_widths(n_in, n_out, quick) if widths is None else list(widths)
@@ -227,6 +241,14 @@ def train_comparison(
         def build():
             return _mlp(rec.shapes, acts, torch.float32)
 
+    # per init, float32: the parameters, their gradients, the pruning mask and masked weight, and
+    # the optimizer's state (Adam: two moments; SGD: the momentum buffer, if any); beside them the
+    # shared boolean masks and one init's float64 numpy draw
+    n_weights = sum(s.n_weights for s in rec.shapes)
+    states = 2 if optimizer == "adam" else int(momentum > 0)
+    guard(n_weights * (1 + 8 + 4 * (4 + states) * len(inits)),
+          parameter=f"{'model' if model is not None else 'widths'} {_shown_shapes(rec.shapes)} with "
+                    f"{len(inits)} inits", what="the models, their optimizers and the masks")
     gen = as_generator(rng)
     masks = draw_masks(rec.shapes, rec.densities, rng=gen)
     init_gens = dict(zip(INIT_NAMES, spawn(gen, len(INIT_NAMES)), strict=True))

@@ -203,10 +203,11 @@ def q_star_grid(code, sw, sb, r, z, w, wz, slope0, zero_fixed, tol, max_iter, ne
 
     The bracket and the safeguarded Newton iteration are those of the numpy reference
     (``cascades.nn.meanfield._q_star``): lo = sb, hi = max(2 sb, 1) expanded by 16 until
-    g(hi) < 0 (q* = inf past ``q_max``), Newton inside [lo, hi] with bisection as the fallback,
-    stopping at relative tolerance ``tol``. Where sb = 0 and ``zero_fixed`` (phi(0) = 0, so q = 0
-    is a fixed point) with slope sw / r * slope0 < 1 there, q* = 0 exactly; at slope exactly 1
-    (where Newton only creeps towards 0) the tolerance is absolute, tol * max(q, 1).
+    g(hi) < 0 (q* = inf past ``q_max * max(1, sw / r, sb)``), Newton inside [lo, hi] with
+    bisection as the fallback, stopping at relative tolerance ``tol``. Where sb = 0 and
+    ``zero_fixed`` (phi(0) = 0, so q = 0 is a fixed point) with slope sw / r * slope0 < 1 there,
+    q* = 0 exactly; at slope exactly 1 (where Newton only creeps towards 0) the tolerance is
+    absolute, tol * max(q, 1).
     Warm start: the linear extrapolation of the two previous columns of the row is evaluated
     first; if g < 0 there it is the upper end of the bracket and Newton starts from it, else it
     raises the lower end and one Newton step from it is tried as the upper end. Only points with
@@ -285,7 +286,7 @@ def q_star_grid(code, sw, sb, r, z, w, wz, slope0, zero_fixed, tol, max_iter, ne
                     n_eval[i, j] += 1
                     g = a * e2 + b - hi
                     dg = a * sl - 1.0
-                    if g >= 0.0 and hi > q_max:
+                    if g >= 0.0 and hi > q_max * max(1.0, a, b):
                         infinite = True
                         break
                 x = hi

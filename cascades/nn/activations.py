@@ -68,6 +68,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy import special
 
 from .._validation import check_int, check_real
+from ._guard import F8, guard
 
 __all__ = [
     "Activation",
@@ -1129,8 +1130,18 @@ def _pair(q11, q22, q12) -> tuple[Array, Array, Array]:
     q12 = np.asarray(q12, dtype=float)
     if not np.all(np.isfinite(q12)):
         raise ValueError("q12 must hold finite covariances")
+    _guard_broadcast(q11, q22, q12)
     c, _ = _cos_angle(q11, q22, q12)
     return tuple(np.broadcast_arrays(q11, q22, c))
+
+
+def _guard_broadcast(q11, q22, q12) -> None:
+    """MemoryLimitError if the broadcast of q11, q22 and q12 (small arrays can broadcast to a huge one)
+    does not fit: about 6 float64 arrays of that shape (the correlation, the result and temporaries)."""
+    shape = np.broadcast_shapes(np.shape(q11), np.shape(q22), np.shape(q12))
+    size = math.prod(shape)
+    guard(6 * F8 * size, parameter=f"q11, q22, q12 broadcast to shape {shape} ({size} points)",
+          what="the 2-D expectations")
 
 
 def _kernel_by_rule(act: Activation, which: str, q11, q22, q12, n) -> Array:
@@ -1199,6 +1210,8 @@ def quadrature_rule(n: int = N_QUAD_1D, *, rule: str = "trapezoid") -> tuple[Arr
     n = check_int("n", n, low=2)
     if rule not in ("trapezoid", "gauss-hermite"):
         raise ValueError(f"rule must be 'trapezoid' or 'gauss-hermite', got {rule!r}")
+    # the nodes, the weights and a temporary; then each expectation holds a few rows of n values
+    guard(3 * F8 * n, parameter=f"n = {n}", what="the quadrature nodes and weights")
     return _rule(n, rule)
 
 
@@ -1260,8 +1273,18 @@ def gaussian_expectation(
     if fixed is None:
         return _panel_expect([f], q, kinks)[0]
     z, w = fixed
-    vals = np.asarray(f(np.sqrt(q)[..., None] * z), dtype=float)
-    return vals @ w
+    return _fixed_expect(f, w, np.sqrt(q), z)
+
+
+def _fixed_expect(g, w: Array, s: Array, z: Array) -> Array:
+    """sum_i w_i g(s z_i) for every s, in chunks of about _CHUNK values (bounded memory, any q.size)."""
+    flat = s.ravel()
+    out = np.empty(flat.size)
+    step = max(1, _CHUNK // z.size)
+    for lo in range(0, flat.size, step):
+        u = flat[lo : lo + step, None] * z
+        out[lo : lo + step] = np.broadcast_to(np.asarray(g(u), dtype=float), u.shape) @ w
+    return out.reshape(s.shape)
 
 
 def gaussian_expectation_2d(
@@ -1326,6 +1349,8 @@ def gaussian_expectation_2d(
     m = z.size
     out = np.empty(cf.size)
     step = max(1, _CHUNK // (m * m))
+    # per chunk u2, g(u2) and its product with the weights: rows of m x m values
+    guard(3 * F8 * min(step, cf.size) * m * m, parameter=f"n = {m}", what="the n x n quadrature grid")
     for lo in range(0, cf.size, step):
         sl = slice(lo, lo + step)
         fu1 = np.asarray(f(s1[sl, None] * z), dtype=float)  # (m, n): z1
@@ -1393,8 +1418,7 @@ def expect_phi_sq_slope(activation: ActivationLike, q, *, n: int | None = None) 
             out[pos] = val / qp
         else:
             z, w = fixed
-            u = np.sqrt(qp)[..., None] * z
-            out[pos] = ((act.phi(u) * act.dphi(u)) @ (w * z)) / np.sqrt(qp)
+            out[pos] = _fixed_expect(lambda u: act.phi(u) * act.dphi(u), w * z, np.sqrt(qp), z) / np.sqrt(qp)
     if not np.all(pos):
         out[~pos] = _slope_at_zero(act)
     return out
@@ -1451,6 +1475,7 @@ def expect_phi_phi(activation: ActivationLike, q11, q22, q12, *, n: int | None =
     act = get_activation(activation)
     if act.kernel is not None:
         _as_q("q11", q11), _as_q("q22", q22)
+        _guard_broadcast(q11, q22, q12)
         return np.asarray(act.kernel(q11, q22, q12), dtype=float)
     return _kernel_by_rule(act, "phi", q11, q22, q12, n)
 
@@ -1468,5 +1493,6 @@ def expect_dphi_dphi(activation: ActivationLike, q11, q22, q12, *, n: int | None
     act = get_activation(activation)
     if act.dkernel is not None:
         _as_q("q11", q11), _as_q("q22", q22)
+        _guard_broadcast(q11, q22, q12)
         return np.asarray(act.dkernel(q11, q22, q12), dtype=float)
     return _kernel_by_rule(act, "dphi", q11, q22, q12, n)

@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from scipy import linalg, special, stats
 
 from .._rng import as_generator
 from .._validation import check_int, check_int_array, check_real
+from ._guard import F8, guard, shown
 
 __all__ = [
     "ReluLayerNormLaw",
@@ -65,15 +67,54 @@ def _check_widths(widths) -> np.ndarray:
 
 
 def _chi2_binomial_moments(n: int, order: int) -> np.ndarray:
-    """E[(chi^2_K)^m], K ~ Bin(n, 1/2), for m = 0..order (exact binomial sums)."""
-    k = np.arange(n + 1, dtype=float)
-    pmf = stats.binom.pmf(np.arange(n + 1), n, 0.5)
+    """E[(chi^2_K)^m], K ~ Bin(n, 1/2), for m = 0..order, exactly rounded, in O(order^2) (any n).
+
+    E[(chi^2_k)^m] = k (k + 2) ... (k + 2m - 2) =: P_m(k). In the falling-factorial basis
+    k^(i) = k (k - 1) ... (k - i + 1), where E[K^(i)] = n^(i) / 2^i, multiplying by (k + c) maps
+    k^(i) to k^(i + 1) + (i + c) k^(i); the coefficients are integers, so the moment is the exact
+    rational sum_i b_i n^(i) / 2^i, rounded once (inf past the float range). No array of size n.
+    """
     out = np.ones(order + 1)
-    rising = np.ones(n + 1)
+    coef = [1]  # P_0 = 1 in the falling-factorial basis
+    falling = [1]  # n^(i) 2^(order - i), exact integers
+    for i in range(1, order + 1):
+        falling.append(falling[-1] * max(n - i + 1, 0))
     for m in range(1, order + 1):
-        rising = rising * (k + 2.0 * (m - 1))  # k (k + 2) ... (k + 2m - 2) = E[(chi^2_k)^m]
-        out[m] = float(np.dot(pmf, rising))
+        c = 2 * (m - 1)
+        new = [0] * (len(coef) + 1)
+        for i, b in enumerate(coef):
+            new[i + 1] += b
+            new[i] += (i + c) * b
+        coef = new
+        exact = Fraction(sum(b * falling[i] * 2 ** (m - i) for i, b in enumerate(coef)), 2**m)
+        try:
+            out[m] = float(exact)
+        except OverflowError:
+            out[m] = math.inf
     return out
+
+
+def _half_binomial_support(n: int) -> tuple[int, int]:
+    """The k range [lo, hi] outside which Bin(k; n, 1/2) underflows to 0 in float64.
+
+    Hoeffding's bound P[|K - n/2| >= t] <= 2 exp(-2 t^2 / n) is below 2^-1075 (half the smallest
+    subnormal) for t > sqrt(372.6 n), so the pmf there is exactly 0 in float64 and the mixtures over
+    k lose nothing by stopping at these ends: about 38.6 sqrt(n) terms instead of n + 1.
+    """
+    t = math.isqrt(373 * n) + 2
+    return max(0, n // 2 - t), min(n, (n + 1) // 2 + t)
+
+
+def _support_peak_bytes(n: int) -> int:
+    """Bytes of k and Bin(k; n, 1/2) over :func:`_half_binomial_support`: with scipy's temporaries,
+    measured 7.25 float64 arrays of the support's size."""
+    lo, hi = _half_binomial_support(n)
+    return 7 * F8 * (hi - lo + 1)
+
+
+# x points per chunk of the (points, k) matrices of ReluLayerNormLaw.pdf / cdf and the columns per
+# chunk of the (grid, k) matrix of relu_output_norm_cdf: about 2^20 float64 entries (8 MiB) each
+_MIX_CHUNK = 2**20
 
 
 @dataclass(frozen=True)
@@ -116,23 +157,42 @@ class ReluLayerNormLaw:
         return 2.0 ** (-self.n)
 
     def _mixture(self):
-        k = np.arange(1, self.n + 1)
+        """k >= 1 where Bin(k; n, 1/2) > 0 in float64 (see :func:`_half_binomial_support`), and the pmf."""
+        lo, hi = _half_binomial_support(self.n)
+        guard(
+            _support_peak_bytes(self.n),
+            parameter=f"n = {self.n}",
+            what="the binomial weights of the mixture (about 38.6 sqrt(n) of them)",
+        )
+        k = np.arange(max(lo, 1), hi + 1)
         return k, stats.binom.pmf(k, self.n, 0.5)
 
-    def pdf(self, x):
-        """Density of the continuous part on x > 0 (integrates to 1 - atom); 0 for x <= 0."""
+    def _mix(self, x, term):
+        """sum_k Bin(k; n, 1/2) term(x / scale, k) at every x (nan at nan), in chunks of x."""
         x = np.asarray(x, dtype=float)
         k, w = self._mixture()
-        y = np.clip(x, 0.0, None)[..., None] / self.scale
-        dens = np.where(x[..., None] > 0, stats.chi2.pdf(y, k), 0.0) @ w / self.scale
-        return dens
+        flat = x.ravel()
+        out = np.empty(flat.size)
+        step = max(1, _MIX_CHUNK // k.size)
+        for lo in range(0, flat.size, step):
+            y = np.clip(flat[lo : lo + step], 0.0, None)[:, None] / self.scale
+            out[lo : lo + step] = term(y, k) @ w
+        return out.reshape(x.shape)
+
+    def pdf(self, x):
+        """Density of the continuous part on x > 0 (integrates to 1 - atom); 0 for x <= 0, nan at nan."""
+        x = np.asarray(x, dtype=float)
+        dens = self._mix(x, stats.chi2.pdf) / self.scale
+        return np.where(np.isnan(x), np.nan, np.where(x > 0, dens, 0.0))
 
     def cdf(self, x):
-        """P[|x^l|^2 <= x] = 2^{-n} + sum_{k >= 1} Bin(k; n, 1/2) P[chi^2_k <= x / scale] (x >= 0)."""
+        """P[|x^l|^2 <= x] = 2^{-n} + sum_{k >= 1} Bin(k; n, 1/2) P[chi^2_k <= x / scale] (x >= 0).
+
+        0 for x < 0 and nan at nan (no probability for an undefined point).
+        """
         x = np.asarray(x, dtype=float)
-        k, w = self._mixture()
-        y = np.clip(x, 0.0, None)[..., None] / self.scale
-        return np.where(x >= 0, self.atom + stats.chi2.cdf(y, k) @ w, 0.0)
+        mix = self._mix(x, stats.chi2.cdf)
+        return np.where(np.isnan(x), np.nan, np.where(x >= 0, self.atom + mix, 0.0))
 
     def moment(self, m: int) -> float:
         """E[(|x^l|^2)^m] = scale^m sum_k Bin(k; n, 1/2) k (k + 2) ... (k + 2m - 2)."""
@@ -141,6 +201,9 @@ class ReluLayerNormLaw:
 
     def sample(self, size, *, rng=None) -> np.ndarray:
         """Exact samples: K ~ Bin(n, 1/2), then scale * chi^2_K (2 * Gamma(K/2), 0 when K = 0)."""
+        count = math.prod(np.atleast_1d(np.asarray(size, dtype=np.int64)).tolist()) if size is not None else 1
+        # K (int64), the output, the mask and the K / 2 and Gamma draws of _chi2_of_dof, the product
+        guard(6 * F8 * count, parameter=f"size = {size!r}", what="the samples and their temporaries")
         gen = as_generator(rng)
         K = gen.binomial(self.n, 0.5, size=size)
         return self.scale * _chi2_of_dof(gen, K)
@@ -183,7 +246,8 @@ def relu_norm_moments(widths, sigma_w2=2.0, sigma_b2=0.0, *, input_norm2=None, o
     -----
     Given s = |x^{l-1}|^2, |x^l|^2 = (a s + b) chi^2_K with a = sigma_w2 / n_{l-1}, b = sigma_b2,
     K ~ Bin(n_l, 1/2) independent of s, so E[(|x^l|^2)^m] = E[(chi^2_K)^m] sum_j C(m, j) a^j
-    b^(m-j) E[s^j]: exact, O(L order^2 + L n order). For He initialisation and equal widths,
+    b^(m-j) E[s^j]: exact, O(L order^3) whatever the widths (E[(chi^2_K)^m] from the factorial
+    moments of K, see :func:`_chi2_binomial_moments`). For He initialisation and equal widths,
     E[r] = 1 and E[r^2] = 1 + 5/n for r = |x^l|^2 / |x^{l-1}|^2 (``theory/relu_finite_width.py``).
 
     References
@@ -202,6 +266,7 @@ def relu_norm_moments(widths, sigma_w2=2.0, sigma_b2=0.0, *, input_norm2=None, o
     s0 = float(w[0]) if input_norm2 is None else check_real("input_norm2", input_norm2, low=0)
     order = check_int("order", order, low=1)
     L = w.shape[0] - 1
+    guard(2 * F8 * (L + 1) * (order + 1), parameter=f"order = {order} with {L} layers", what="the moments")
     out = np.empty((L + 1, order + 1))
     out[0] = s0 ** np.arange(order + 1)
     for l in range(1, L + 1):
@@ -286,8 +351,14 @@ def sample_relu_norms(widths, sigma_w2=2.0, sigma_b2=0.0, n_samples=1, *, input_
     sb2 = check_real("sigma_b2", sigma_b2, low=0)
     s0 = float(w[0]) if input_norm2 is None else check_real("input_norm2", input_norm2, low=0)
     n_samples = check_int("n_samples", n_samples, low=0)
-    gen = as_generator(rng)
     L = w.shape[0] - 1
+    # the output, and per layer K (int64) and the five arrays of _chi2_of_dof and the product
+    guard(
+        F8 * n_samples * (L + 1 + 7),
+        parameter=f"n_samples = {n_samples} with {L} layers",
+        what="the sampled norms",
+    )
+    gen = as_generator(rng)
     out = np.empty((n_samples, L + 1))
     out[:, 0] = s0
     for l in range(1, L + 1):
@@ -312,13 +383,29 @@ def relu_output_norm_cdf(x, widths, sigma_w2=2.0, *, input_norm2=None, grid_poin
     grid_points : int
         Points of the uniform grid in log-space (>= 256).
     log_range : (float, float), optional
-        Grid interval for log(chi^2) of one layer; default (-60, log(n_max) + 8), which loses
-        mass below e^-60 (about 1e-13 for one degree of freedom, whose density grows as y^(1/2)).
+        Grid interval for log(chi^2) of one layer. Default: the union over the layers of the
+        interval that holds log chi^2_K but 1e-17 of its mass, for K in n_l / 2 +- 4.5 sqrt(n_l)
+        (the binomial weights beyond are below 1e-17 of the largest), cut at -60 (which loses
+        about 1e-13 for one degree of freedom, whose density grows as y^(1/2)). For wide layers
+        this is narrow (log chi^2_K is within O(1 / sqrt(n)) of log(n / 2)), so the grid resolves
+        it: the fixed interval (-60, log(n_max) + 8) used before left errors of 1.4e-5 at n = 100,
+        2e-4 at 1000, 2e-3 at 10^4 and 2e-2 at 10^5 (one layer, default grid, against the exact
+        binomial mixture; now 1e-7 to 1.4e-6 for n = 1 to 10^5).
 
     Returns
     -------
     numpy.ndarray
-        P[|x^L|^2 <= x], the shape of ``x``.
+        P[|x^L|^2 <= x], the shape of ``x``; nan where x is nan (as scipy's distributions: an
+        undefined point gets no probability), 0 for x < 0, 1 - (the mass lost below the grid)
+        at x = inf.
+
+    Raises
+    ------
+    ValueError
+        For invalid widths, sigma_w2, input_norm2, grid_points or log_range.
+    cascades.MemoryLimitError
+        If the grid of L (grid_points - 1) + 1 points of the convolved density (about
+        40 (L + 1) grid_points bytes at the peak, measured) does not fit in memory.
 
     Notes
     -----
@@ -329,7 +416,11 @@ def relu_output_norm_cdf(x, widths, sigma_w2=2.0, *, input_norm2=None, grid_poin
     tabulated on one uniform grid and convolved with FFTs (``scipy.signal.fftconvolve``), then
     integrated with the trapezoidal rule and interpolated linearly. The atom is exact; the
     continuous part carries a discretisation error that shrinks as O(h^2) with the grid step h
-    (about 1e-6 at the default grid for L <= 20). Cost O(L N log N) for N grid points.
+    (about 1e-6 at the default grid for L <= 20; measured 1e-7 to 1.4e-6 for one layer of
+    n = 1 to 10^5). The mixture over k runs only where
+    Bin(k; n_l, 1/2) > 0 in float64 (about 38.6 sqrt(n_l) values of k; the others are exactly 0),
+    in chunks of k, so the memory is O(L N) whatever the widths. Cost
+    O(N sum_l min(n_l, 38.6 sqrt(n_l)) + L^2 N log N) for N grid points.
 
     Examples
     --------
@@ -342,31 +433,70 @@ def relu_output_norm_cdf(x, widths, sigma_w2=2.0, *, input_norm2=None, grid_poin
     s0 = float(w[0]) if input_norm2 is None else check_real("input_norm2", input_norm2, low=0, low_open=True)
     N = check_int("grid_points", grid_points, low=256)
     L = w.shape[0] - 1
-    lo, hi = (-60.0, math.log(float(w[1:].max())) + 8.0) if log_range is None else map(float, log_range)
-    if not hi > lo:
-        raise ValueError(f"log_range must be an increasing pair, got {log_range!r}")
+    lo, hi = _default_log_range([int(v) for v in w[1:]]) if log_range is None else map(float, log_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        raise ValueError(f"log_range must be an increasing pair of finite numbers, got {log_range!r}")
+    xx = np.asarray(x, dtype=float)
+    guard(
+        _cdf_peak_bytes(N, L, xx.size, [int(v) for v in w[1:]]),
+        parameter=f"grid_points = {N} with widths = {shown(w.tolist())} ({L} layers)",
+        what="the convolved log-density and the FFT buffers",
+    )
     y = np.linspace(lo, hi, N)
     h = y[1] - y[0]
+    ey = np.exp(y)
     dens = None
     shift = math.log(s0)
     for l in range(1, L + 1):
         n = int(w[l])
-        k = np.arange(1, n + 1)
+        k0, k1 = _half_binomial_support(n)
+        k = np.arange(max(k0, 1), k1 + 1)
         wk = stats.binom.pmf(k, n, 0.5)
         wk = wk / wk.sum()
-        # density of Y = log chi^2_k: f(y) = chi2.pdf(e^y, k) e^y, computed in logs
-        logf = stats.chi2.logpdf(np.exp(y)[:, None], k) + y[:, None]
-        f = np.exp(logf) @ wk
+        # density of Y = log chi^2_k: f(y) = chi2.pdf(e^y, k) e^y, computed in logs, over chunks of k
+        f = np.zeros(N)
+        step = max(1, _MIX_CHUNK // N)
+        for a in range(0, k.size, step):
+            f += np.exp(stats.chi2.logpdf(ey[:, None], k[a : a + step]) + y[:, None]) @ wk[a : a + step]
         dens = f if dens is None else _fftconvolve()(dens, f)[: dens.shape[0] + f.shape[0] - 1] * h
         shift += math.log(sw2 / float(w[l - 1]))
     grid = lo * L + shift + h * np.arange(dens.shape[0])
     cdf_cont = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * h)])
     atom = float(relu_dead_signal_probability(w)[-1])
-    xx = np.asarray(x, dtype=float)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         lx = np.log(np.where(xx > 0, xx, 1.0))
     cont = np.interp(lx, grid, cdf_cont, left=0.0, right=float(cdf_cont[-1]))
-    return np.where(xx >= 0, atom + (1.0 - atom) * np.where(xx > 0, cont, 0.0), 0.0)
+    out = np.where(xx >= 0, atom + (1.0 - atom) * np.where(xx > 0, cont, 0.0), 0.0)
+    return np.where(np.isnan(xx), np.nan, out)
+
+
+def _default_log_range(widths) -> tuple[float, float]:
+    """The default ``log_range`` of :func:`relu_output_norm_cdf` (see there)."""
+    lo, hi = math.inf, -math.inf
+    for n in widths:
+        spread = math.ceil(4.5 * math.sqrt(n))
+        ka, kb = max(1, n // 2 - spread), max(1, min(n, (n + 1) // 2 + spread))
+        lo = min(lo, math.log(float(stats.chi2.ppf(1e-17, ka))))
+        hi = max(hi, math.log(float(stats.chi2.isf(1e-17, kb))))
+    return max(lo, -60.0), hi
+
+
+def _cdf_peak_bytes(N: int, L: int, n_x: int, widths) -> int:
+    """Peak bytes of :func:`relu_output_norm_cdf`: the convolution or the chunks of k, and the x arrays.
+
+    After layer l the density has l (N - 1) + 1 points; ``fftconvolve`` holds the two padded real
+    FFTs, their product and the inverse, then the slice times h; the trapezoid CDF adds the grid,
+    two differences and the cumulative sum: measured 4.9-5.1 float64 arrays of N (L + 1) points
+    at the peak (L = 20 to 80, N = 2^15 to 2^18). While the mixture over k is summed, about 7.5
+    arrays of the 2^20-entry chunk are alive (measured 60-65 MB). The points x take 5 float64
+    arrays (x, log x, the interpolation and two ``where``), and each layer's binomial weights
+    :func:`_support_peak_bytes`.
+    """
+    return (
+        F8 * max(19 * N * (L + 1) // 4, 7 * _MIX_CHUNK)
+        + F8 * 5 * n_x
+        + max(_support_peak_bytes(n) for n in widths)
+    )
 
 
 def _haar_orthogonal(gen: np.random.Generator, rows: int, cols: int) -> np.ndarray:
@@ -388,6 +518,17 @@ def _haar_orthogonal(gen: np.random.Generator, rows: int, cols: int) -> np.ndarr
         q, r = np.linalg.qr(a)
         q = q * np.sign(np.diag(r))
     return q if rows >= cols else q.T
+
+
+def _haar_peak_bytes(rows: int, cols: int) -> int:
+    """Peak bytes of :func:`_haar_orthogonal`: the Gaussian matrix, two CholeskyQR iterates, the Gram
+    matrix and its factor (the result included).
+
+    Measured with tracemalloc: 5.0 (3000 x 3000), 3.25 (4000 x 1000) and 3.02 (3000 x 50) float64
+    arrays of rows x cols; this gives 4, 3.25 and 3.02.
+    """
+    big, small = max(rows, cols), min(rows, cols)
+    return F8 * (3 * big * small + small * small)
 
 
 def looks_linear_weights(widths, *, rng=None) -> list[np.ndarray]:
@@ -434,8 +575,13 @@ def looks_linear_weights(widths, *, rng=None) -> list[np.ndarray]:
     hidden = w[1:L]
     if np.any(hidden % 2):
         raise ValueError(f"widths: hidden widths must be even (n_l = 2 m_l), got {list(w)}")
-    gen = as_generator(rng)
     m = [int(w[0])] + [int(x) // 2 for x in hidden] + [int(w[L])]
+    ws = [int(v) for v in w]
+    # every output matrix, plus the largest block's CholeskyQR and the two negated copies np.block joins
+    kept = F8 * sum(a * b for a, b in zip(ws, ws[1:], strict=False))
+    block = max(_haar_peak_bytes(a, b) + 2 * F8 * a * b for a, b in zip(m, m[1:], strict=False))
+    guard(kept + block, parameter=f"widths = {shown(ws)}", what="the weight matrices")
+    gen = as_generator(rng)
     out = []
     for l in range(1, L + 1):
         W0 = _haar_orthogonal(gen, m[l], m[l - 1])

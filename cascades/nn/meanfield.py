@@ -45,6 +45,7 @@ AISTATS 2018.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,7 @@ from scipy import optimize
 
 from .._validation import check_int, check_real
 from . import _kernels
+from ._guard import F8, guard
 from .activations import (
     Activation,
     ActivationLike,
@@ -92,26 +94,67 @@ __all__ = [
 
 Array = np.ndarray
 
-# Above this length the length map is declared divergent (no finite fixed point).
+# The length map is declared divergent (q* = inf) when it is still above the diagonal at
+# q = _Q_MAX * max(1, sigma_w^2 / r, sigma_b^2): relative to the variances, so that a bounded
+# activation's q* (at most sigma_w^2 / r sup phi^2 + sigma_b^2) is always found, whatever the scale.
 _Q_MAX = 1e12
 # Largest number of grid points phase_diagram accepts (about 20 float64 grids of this size).
 _MAX_GRID_POINTS = 5_000_000
+# Largest variance accepted (sigma_w^2, sigma_w^2 / keep, sigma_b^2, q, q0): the 2-D expectations
+# form products of two lengths (q11 q22; q* can exceed the variances by 1e12, see _Q_MAX), which
+# overflow float64 past about 1e154, and the closed forms (erf's kernel) past 1e150.
+_VARIANCE_MAX = 1e100
+# float64 arrays of the broadcast parameter shape alive at the peak of the vectorised solvers
+# (q*, c*, chi_1, the depth scales, their brackets and masks): measured with tracemalloc, per point,
+# 13.4 (depth_scales, tanh and gelu, numba path) to 30 (selu, numpy path; 19-25 for relu, erf) for
+# depth_scales, q_fixed_point, c_fixed_point and phase_diagram. For the memory guard of a broadcast
+# far larger than its inputs.
+_SOLVER_ARRAYS = 13
 
 
 # ---------------------------------------------------------------------------------------------
 # validation helpers
 # ---------------------------------------------------------------------------------------------
 
+_WHY_MAX = "beyond it the products of two variances in the Gaussian expectations overflow float64"
+
 
 def _variances(name: str, value) -> Array:
     arr = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError(f"{name} must be a finite variance >= 0 (or an array of them), got {value!r}")
+    if np.any(arr > _VARIANCE_MAX):
+        raise ValueError(f"{name} must be a variance in [0, {_VARIANCE_MAX:g}] ({_WHY_MAX}), got "
+                         f"{float(np.max(arr))!r}")
     return arr
 
 
-def _keep(keep) -> float:
-    return check_real("keep", keep, low=0, high=1, low_open=True)
+def _variance(name: str, value) -> float:
+    """A scalar variance in [0, _VARIANCE_MAX] (ValueError naming ``name``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a finite variance >= 0, got {value!r}")
+    return float(_variances(name, value))
+
+
+def _keep(keep, sigma_w2=None) -> float:
+    """The keep probability r in (0, 1]; with ``sigma_w2``, also sigma_w^2 / r <= _VARIANCE_MAX."""
+    r = check_real("keep", keep, low=0, high=1, low_open=True)
+    if sigma_w2 is not None:
+        big = float(np.max(np.asarray(sigma_w2, dtype=float), initial=0.0)) / r
+        if big > _VARIANCE_MAX:
+            raise ValueError(f"sigma_w2 / keep must be <= {_VARIANCE_MAX:g} (dropout divides the weight "
+                             f"variance by the keep probability; {_WHY_MAX}), got {big!r}")
+    return r
+
+
+def _guard_points(n_arrays: int, what: str, **arrays) -> tuple:
+    """The broadcast shape of ``arrays``; MemoryLimitError naming them if ``n_arrays`` float64 arrays
+    of that shape do not fit (a broadcast of small inputs can be huge: (10^5, 1) with (1, 10^5))."""
+    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays.values()))
+    size = math.prod(shape)
+    guard(n_arrays * F8 * size, parameter=f"{', '.join(arrays)} broadcast to shape {shape} ({size} points)",
+          what=what)
+    return shape
 
 
 def _scalar_or_array(x: Array):
@@ -120,8 +163,17 @@ def _scalar_or_array(x: Array):
 
 
 def _nodes(name: str, value):
-    """None (the accurate default rule) or a node count >= 2 of the fixed trapezoid rule."""
-    return None if value is None else check_int(name, value, low=2)
+    """None (the accurate default rule) or a node count >= 2 of the fixed trapezoid rule.
+
+    ``n2`` is checked against the memory its n2 x n2 grid takes (about three float64 grids per
+    parameter point at a time: the quadrature is chunked over the points, not within a grid).
+    """
+    if value is None:
+        return None
+    value = check_int(name, value, low=2)
+    if name == "n2":
+        guard(3 * F8 * value * value, parameter=f"n2 = {value}", what="the n2 x n2 quadrature grid")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,6 +235,9 @@ class DepthScales:
         Depth over which correlations approach c*: -1 / ln(chi_c). Infinite at the edge of chaos.
     q_star, c_star, chi1, chi_c : float or ndarray
         The fixed point and the slopes at it.
+    reason : str
+        Why some depth scale is inf or nan because there is no fixed point (q* = inf); "" when every
+        point has a finite q*.
     """
 
     xi_q: float | Array
@@ -191,6 +246,7 @@ class DepthScales:
     c_star: float | Array
     chi1: float | Array
     chi_c: float | Array
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -297,7 +353,8 @@ def q_map(activation: ActivationLike, sigma_w2, sigma_b2, q, *, keep: float = 1.
     3.0
     """
     sw, sb, q = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2), _variances("q", q)
-    r = _keep(keep)
+    r = _keep(keep, sw)
+    _guard_points(1, "the lengths", sigma_w2=sw, sigma_b2=sb, q=q)
     return _scalar_or_array(sw / r * expect_phi_sq(activation, q, n=n) + sb)
 
 
@@ -347,9 +404,11 @@ def covariance_map(
     sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
     q11, q22 = _variances("q11", q11), _variances("q22", q22)
     q12 = np.asarray(q12, dtype=float)
-    if not np.all(np.isfinite(q12)) or np.any(np.abs(q12) > np.sqrt(q11 * q22) * (1 + 1e-12) + 1e-300):
+    _guard_points(3, "the covariances", sigma_w2=sw, sigma_b2=sb, q11=q11, q22=q22, q12=q12)
+    bound = np.sqrt(q11) * np.sqrt(q22) * (1 + 1e-12) + 1e-300
+    if not np.all(np.isfinite(q12)) or np.any(np.abs(q12) > bound):
         raise ValueError("q12 must be a finite covariance with |q12| <= sqrt(q11 q22)")
-    r = _keep(keep)
+    r = _keep(keep, sw)
     n, n2 = _nodes("n", n), _nodes("n2", n2)
     new11 = sw / r * expect_phi_sq(activation, q11, n=n) + sb
     new22 = sw / r * expect_phi_sq(activation, q22, n=n) + sb
@@ -406,11 +465,12 @@ def c_map(
     if not np.all(np.isfinite(c)) or np.any(np.abs(c) > 1):
         raise ValueError(f"c must hold correlations in [-1, 1], got {c!r}")
     sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
-    r = _keep(keep)
+    r = _keep(keep, sw)
     n, n2 = _nodes("n", n), _nodes("n2", n2)
     if q is None:
         q = q_fixed_point(activation, sw, sb, keep=r, n=n)
     q = _variances("q", q)
+    _guard_points(4, "the correlations", sigma_w2=sw, sigma_b2=sb, c=c, q=q)
     if np.any(np.isinf(q)):
         raise ValueError("the length map has no finite fixed point here (q* = inf); pass q explicitly")
     num = sw * expect_phi_phi(activation, q, q, c * q, n=n2) + sb
@@ -462,7 +522,9 @@ def _q_star(act: Activation, sw: Array, sb: Array, r: float, n, tol: float, max_
     zero, degenerate = _zero_fixed_point(act, a, sb)
     out[zero] = 0.0
     floor = np.where(degenerate, 1.0, 1e-300)
-    # lo: g(sigma_b2) = a E[phi^2] >= 0. hi: expand until g(hi) < 0 (a downward crossing exists).
+    # lo: g(sigma_b2) = a E[phi^2] >= 0. hi: expand until g(hi) < 0 (a downward crossing exists),
+    # or past q_max, relative to the variances (see _Q_MAX), where the map is declared divergent
+    q_max = _Q_MAX * np.maximum(1.0, np.maximum(a, sb))
     lo = sb.copy()
     hi = np.maximum(2.0 * lo, 1.0)
     idx_all = np.flatnonzero(~zero)
@@ -476,7 +538,7 @@ def _q_star(act: Activation, sw: Array, sb: Array, r: float, n, tol: float, max_
         sub = np.flatnonzero(todo)
         g_new, _ = g_dg(hi[sub], sub)
         todo[sub[g_new < 0]] = False
-        over = hi > _Q_MAX
+        over = hi > q_max
         out[todo & over] = np.inf
         todo &= ~over
     active = np.flatnonzero(np.isnan(out))
@@ -545,15 +607,25 @@ def q_fixed_point(
 
     Raises
     ------
+    ValueError
+        For variances outside [0, 1e100] (or sigma_w^2 / keep above 1e100), ``keep`` outside
+        (0, 1], or invalid ``tol`` / ``max_iter``.
+    cascades.MemoryLimitError
+        If the solver's arrays for the broadcast shape of the variances do not fit in memory.
     RuntimeError
         If the iteration does not converge (never silently).
 
     Notes
     -----
     Safeguarded Newton on g(q) = q_map(q) - q inside a bracket [lo, hi] with g(lo) >= 0 > g(hi):
-    lo = sigma_b^2, hi found by expansion. The bracket only ever shrinks onto a downward crossing
-    of the diagonal, i.e. a fixed point attracting from both sides (the one the iteration of the
-    map reaches from q = sigma_b^2). The derivative is sigma_w^2 / r * d/dq E[phi^2] (Stein).
+    lo = sigma_b^2, hi found by expansion; where g(hi) is still >= 0 at
+    hi = 1e12 max(1, sigma_w^2 / r, sigma_b^2) the map is declared divergent (q* = inf). The bound
+    is relative to the variances: a bounded activation has q* <= sigma_w^2 / r sup phi^2 +
+    sigma_b^2, so its q* is always found (tanh at sigma_w^2 = 1e13 has q* = 1e13, not inf), and
+    an unbounded one is declared divergent only when q* would exceed 1e12 times the variances
+    (ReLU within about 1e-12 relative of sigma_w^2 = 2 r). The bracket only ever shrinks onto a
+    downward crossing of the diagonal, i.e. a fixed point attracting from both sides (the one the
+    iteration of the map reaches from q = sigma_b^2). The derivative is sigma_w^2 / r * d/dq E[phi^2] (Stein).
     The tolerance is relative, also for tiny q* (for a kink at 0, as in selu, E[phi'^2] moves
     like sqrt(q), so an absolute 1e-13 on q* would cost 3e-7 in chi_1). With sigma_b^2 = 0 and
     phi(0) = 0, q = 0 is a fixed point; where the map's slope there is below 1 the iteration from
@@ -569,9 +641,10 @@ def q_fixed_point(
     """
     act = get_activation(activation)
     sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
-    r = _keep(keep)
+    r = _keep(keep, sw)
     tol = check_real("tol", tol, low=0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
+    _guard_points(_SOLVER_ARRAYS, "the fixed-point solver's arrays", sigma_w2=sw, sigma_b2=sb)
     return _scalar_or_array(_q_star(act, sw, sb, r, n, tol, max_iter))
 
 
@@ -710,10 +783,11 @@ def c_fixed_point(
     """
     act = get_activation(activation)
     sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
-    r = _keep(keep)
+    r = _keep(keep, sw)
     tol = check_real("tol", tol, low=0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     n, n2 = _nodes("n", n), _nodes("n2", n2)
+    _guard_points(_SOLVER_ARRAYS, "the fixed-point solvers' arrays", sigma_w2=sw, sigma_b2=sb)
     qs = _q_star(act, sw, sb, r, n, 1e-13, 200)
     chi = _chi1_at(act, np.broadcast_to(sw, qs.shape), qs, r, n)
     shape = np.broadcast_shapes(sw.shape, sb.shape)
@@ -773,8 +847,13 @@ def chi1(activation: ActivationLike, sigma_w2, sigma_b2, *, q=None, keep: float 
     """
     act = get_activation(activation)
     sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
-    r = _keep(keep)
-    qs = _q_star(act, sw, sb, r, n, 1e-13, 200) if q is None else _variances("q", q)
+    r = _keep(keep, sw)
+    if q is None:
+        _guard_points(_SOLVER_ARRAYS, "the fixed-point solver's arrays", sigma_w2=sw, sigma_b2=sb)
+        qs = _q_star(act, sw, sb, r, n, 1e-13, 200)
+    else:
+        qs = _variances("q", q)
+        _guard_points(4, "chi_1 and its expectations", sigma_w2=sw, q=qs)
     return _scalar_or_array(_chi1_at(act, sw, qs, r, n))
 
 
@@ -1028,9 +1107,9 @@ def _c_star_fast(code, act, sw, sb, qs, chi, e2, r, n2, tol, max_iter):
 def _scales(activation, sigma_w2, sigma_b2, keep, n, n2, correlations=True, method="auto"):
     act = get_activation(activation)
     sw, sb = _variances("sigma_w2", sigma_w2), _variances("sigma_b2", sigma_b2)
-    r = _keep(keep)
+    r = _keep(keep, sw)
     n, n2 = _nodes("n", n), _nodes("n2", n2)
-    shape = np.broadcast_shapes(sw.shape, sb.shape)
+    shape = _guard_points(_SOLVER_ARRAYS, "the fixed-point solvers' arrays", sigma_w2=sw, sigma_b2=sb)
     sw, sb = (np.broadcast_to(a, shape) for a in (sw, sb))
     code = _kernel_code(act) if method == "auto" else -1
     # numba for what needs quadrature; closed forms (and custom callables) stay on the numpy path,
@@ -1070,14 +1149,40 @@ def _scales(activation, sigma_w2, sigma_b2, keep, n, n2, correlations=True, meth
         slope = np.where(fin, sw / r * np.where(fin, slope_q, 0.0), np.nan)
     else:
         slope = np.where(fin, sw / r * expect_phi_sq_slope(act, np.where(fin, qs, 0.0), n=n), np.nan)
+    marginal = np.abs(chic - 1) <= 1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
         xi_q = np.where(slope > 0, -1.0 / np.log(slope), 0.0)
         xi_q = np.where(slope >= 1, np.inf, xi_q)
         xi_q = np.where(np.isnan(slope), np.nan, xi_q)
         xi_c = np.where(chic > 0, -1.0 / np.log(chic), 0.0)
-        xi_c = np.where(np.abs(chic - 1) <= 1e-12, np.inf, xi_c)
+        xi_c = np.where(marginal, np.inf, xi_c)
         xi_c = np.where(np.isnan(chic), np.nan, xi_c)
-    return {"q_star": qs, "c_star": cs, "chi1": ch1, "chi_c": chic, "xi_q": xi_q, "xi_c": xi_c}
+    # no finite fixed point (q* = inf): q never settles (xi_q = inf); the depth scale of c, defined at
+    # a fixed point, exists only as the marginal limit chi_c = 1 (inf); else nan (see depth_scales)
+    xi_q = np.where(fin, xi_q, np.inf)
+    xi_c = np.where(fin | (marginal & np.isfinite(cs)), xi_c, np.nan)
+    return {"q_star": qs, "c_star": cs, "chi1": ch1, "chi_c": chic, "xi_q": xi_q, "xi_c": xi_c,
+            "reason": _no_fixed_point_reason(sw, sb, fin, marginal)}
+
+
+def _no_fixed_point_reason(sw: Array, sb: Array, fin: Array, marginal: Array) -> str:
+    """Why the depth scales are inf / nan where q* = inf ("" where every point has a finite q*)."""
+    bad = ~np.asarray(fin, dtype=bool)
+    if not np.any(bad):
+        return ""
+    i = int(np.flatnonzero(bad.ravel())[0])
+    at = f"sigma_w2 = {float(sw.ravel()[i]):g}, sigma_b2 = {float(sb.ravel()[i]):g}"
+    where = at if bad.size == 1 else f"{int(bad.sum())} of {bad.size} points (e.g. {at})"
+    text = (f"no finite attracting fixed point at {where} (q* = inf): q^l grows without bound (or, where "
+            "the length map is the diagonal, as for ReLU at sigma_w^2 = 2 r and sigma_b^2 = 0, stays where "
+            "it starts); xi_q = inf there (q never settles)")
+    if np.any(bad & ~marginal):
+        text += ("; xi_c = nan where chi_c != 1 (Schoenholz et al. 2017 define the depth scales at a "
+                 "fixed point, and -1 / ln chi_c with chi_c = chi_1 > 1 is no depth; chi1 is then the "
+                 "per-layer growth factor of squared gradients)")
+    if np.any(bad & marginal):
+        text += "; xi_c = inf where chi_c = 1 (the marginal case, e.g. ReLU at sigma_w^2 = 2 r)"
+    return text
 
 
 def depth_scales(
@@ -1112,18 +1217,38 @@ def depth_scales(
     Returns
     -------
     DepthScales
-        ``xi_c = inf`` where chi_c = 1 (to 1e-12); ``xi_q = inf`` where the length map's slope is
-        >= 1 (q* = inf); ``0`` where a slope is 0 (e.g. Heaviside's length map).
+        ``xi_c = inf`` where chi_c = 1 (to 1e-12); ``0`` where a slope is 0 (e.g. Heaviside's
+        length map). Where the length map has no finite fixed point (q* = inf: it stays above the
+        diagonal and q^l grows without bound, as for ReLU with sigma_w^2 > 2 r, which is also how
+        :func:`q_fixed_point` and :func:`cascades.nn.critical_point` report it): ``xi_q = inf``
+        (q never settles; also at sigma_w^2 = 2 r, sigma_b^2 = 0, where every q is fixed),
+        ``xi_c = inf`` if chi_c = 1 (ReLU at sigma_w^2 = 2 r) and ``nan`` otherwise, since the
+        depth scales of Schoenholz et al. are defined at a fixed point and -1 / ln chi_c with
+        chi_c = chi_1 > 1 is no depth; ``chi1`` there is the per-layer growth factor of squared
+        gradients, and ``reason`` says which points are affected.
+
+    Raises
+    ------
+    ValueError
+        For variances outside [0, 1e100] (or sigma_w^2 / keep above 1e100) or ``keep`` outside (0, 1].
+    cascades.MemoryLimitError
+        If the solvers' arrays for the broadcast shape of the variances do not fit in memory.
 
     Examples
     --------
     >>> ds = depth_scales("relu", 1.5, 0.1)
     >>> round(ds.xi_c, 6)   # -1 / ln(0.75)
     3.476059
+    >>> ds = depth_scales("relu", 2.5, 0.1)   # no fixed point: q grows like 1.25^l
+    >>> ds.q_star, ds.xi_q, ds.xi_c, ds.chi1
+    (inf, inf, nan, 1.25)
+    >>> ds.reason[:66]
+    'no finite attracting fixed point at sigma_w2 = 2.5, sigma_b2 = 0.1'
     """
     d = _scales(activation, sigma_w2, sigma_b2, keep, n, n2)
     fields = DepthScales.__dataclass_fields__
-    return DepthScales(**{k: _scalar_or_array(v) for k, v in d.items() if k in fields})
+    return DepthScales(**{k: v if k == "reason" else _scalar_or_array(v) for k, v in d.items()
+                          if k in fields})
 
 
 def critical_weight_variance(
@@ -1270,6 +1395,15 @@ def propagate(
     Trajectory
         Arrays of length ``depth + 1`` (index 0: the input).
 
+    Raises
+    ------
+    ValueError
+        For variances outside [0, 1e100], c outside [-1, 1] or a negative depth, and when the
+        lengths pass 1e100 before the last layer (a diverging length map: the 2-D expectations
+        would overflow float64; the message gives the largest depth that works).
+    cascades.MemoryLimitError
+        If the trajectory (4 (depth + 1) floats) does not fit in memory.
+
     Examples
     --------
     >>> t = propagate("relu", 2.0, 0.0, 1.0, 3, c=0.0)
@@ -1279,24 +1413,32 @@ def propagate(
     0.318309886184
     """
     act = get_activation(activation)
-    sw = check_real("sigma_w2", sigma_w2, low=0)
-    sb = check_real("sigma_b2", sigma_b2, low=0)
-    a = check_real("q11", q11, low=0)
-    b = a if q22 is None else check_real("q22", q22, low=0)
+    sw = _variance("sigma_w2", sigma_w2)
+    sb = _variance("sigma_b2", sigma_b2)
+    a = _variance("q11", q11)
+    b = a if q22 is None else _variance("q22", q22)
     c0 = check_real("c", c, low=-1, high=1)
     depth = check_int("depth", depth, low=0)
-    r = _keep(keep)
+    r = _keep(keep, sw)
     n, n2 = _nodes("n", n), _nodes("n2", n2)
+    guard(4 * F8 * (depth + 1), parameter=f"depth = {depth}", what="the trajectory")
     out = np.empty((4, depth + 1))
-    q12 = c0 * math.sqrt(a * b)
+    q12 = c0 * math.sqrt(a) * math.sqrt(b)
     for l in range(depth + 1):
-        den = math.sqrt(a * b)
+        den = math.sqrt(a) * math.sqrt(b)
         out[:, l] = a, b, q12, (q12 / den if den > 0 else 1.0)
         if l == depth:
             break
+        if max(a, b) > _VARIANCE_MAX:
+            raise ValueError(
+                f"depth = {depth}: the lengths pass {_VARIANCE_MAX:g} after {l} layers (q11 = {a:.4g}, "
+                f"q22 = {b:.4g}: the length map of sigma_w2 = {sw:g}, sigma_b2 = {sb:g} diverges), where "
+                f"the 2-D expectations overflow float64; use depth <= {l}, or q_trajectory for the lengths"
+            )
         cov = covariance_map(act, sw, sb, a, b, q12, keep=r, n=n, n2=n2)
         a, b = float(cov.q11), float(cov.q22)
-        q12 = float(np.clip(cov.q12, -math.sqrt(a * b), math.sqrt(a * b)))
+        root = math.sqrt(a) * math.sqrt(b)
+        q12 = float(np.clip(cov.q12, -root, root))
     return Trajectory(*out)
 
 
@@ -1325,7 +1467,15 @@ def q_trajectory(
     Returns
     -------
     ndarray
-        Length ``depth + 1``.
+        Length ``depth + 1``; ``inf`` from the layer where q passes float64's range (a diverging
+        length map, e.g. ReLU with sigma_w^2 > 2 r over thousands of layers).
+
+    Raises
+    ------
+    ValueError
+        For variances outside [0, 1e100] or a negative depth.
+    cascades.MemoryLimitError
+        If the ``depth + 1`` lengths do not fit in memory.
 
     Examples
     --------
@@ -1333,15 +1483,20 @@ def q_trajectory(
     [4.0, 3.0, 2.5, 2.25]
     """
     act = get_activation(activation)
-    sw = check_real("sigma_w2", sigma_w2, low=0)
-    sb = check_real("sigma_b2", sigma_b2, low=0)
-    q = check_real("q0", q0, low=0)
+    sw = _variance("sigma_w2", sigma_w2)
+    sb = _variance("sigma_b2", sigma_b2)
+    q = _variance("q0", q0)
     depth = check_int("depth", depth, low=0)
-    r = _keep(keep)
+    r = _keep(keep, sw)
+    guard(F8 * (depth + 1), parameter=f"depth = {depth}", what="the trajectory")
     out = np.empty(depth + 1)
     out[0] = q
     for l in range(1, depth + 1):
-        out[l] = sw / r * float(expect_phi_sq(act, out[l - 1], n=n)) + sb
+        if math.isinf(out[l - 1]):  # past float64's range: the length map diverged and stays infinite
+            out[l:] = np.inf
+            break
+        with np.errstate(over="ignore"):
+            out[l] = sw / r * float(expect_phi_sq(act, out[l - 1], n=n)) + sb
     return out
 
 
@@ -1381,13 +1536,14 @@ def c_trajectory(
     >>> bool(ct[-1] > 0.99)
     True
     """
-    sw = check_real("sigma_w2", sigma_w2, low=0)
-    sb = check_real("sigma_b2", sigma_b2, low=0)
-    r = _keep(keep)
+    sw = _variance("sigma_w2", sigma_w2)
+    sb = _variance("sigma_b2", sigma_b2)
+    r = _keep(keep, sw)
     if q0 is None:
         q0 = float(q_fixed_point(activation, sw, sb, keep=r, n=n))
         if not math.isfinite(q0):
             raise ValueError("q* is infinite here; pass q0 explicitly")
+    q0 = _variance("q0", q0)
     return propagate(activation, sw, sb, q0, depth, c=c0, keep=r, n=n, n2=n2).c
 
 
@@ -1490,7 +1646,8 @@ def phase_diagram(
     2-D rule per chaotic point; 201 x 201 takes about 2-3 times as long as with the fixed
     301 / 121 rule (``benchmarks/bench_nn_meanfield.py``).
     q* = inf (an unbounded activation whose length map outgrows the diagonal, e.g. gelu with
-    sigma_w^2 > 2) is decided with 301 nodes while the bracket grows to 1e12, where that rule is
+    sigma_w^2 > 2) is decided with 301 nodes while the bracket grows to 1e12 max(1, sigma_w^2 / r,
+    sigma_b^2), where that rule is
     good to 2e-6 relative for gelu and silu (measured; at q ~ 1e4, 1e-12 beyond 1e8): within
     about 1e-6 of that boundary in sigma_w^2 the decision can differ from the numpy path's.
     Activations with closed forms (relu, leaky_relu, linear, erf, heaviside) take milliseconds
@@ -1522,7 +1679,14 @@ def phase_diagram(
             "and would not fit in memory; use a coarser grid or tiles"
         )
     act = get_activation(activation)
-    r = _keep(keep)
+    for name, arr in (("sigma_w", w), ("sigma_b", b)):
+        if np.any((arr**2 if axes == "std" else arr) > _VARIANCE_MAX):
+            unit = "squares of the " if axes == "std" else ""
+            raise ValueError(f"{name}: the {unit}values must be variances <= {_VARIANCE_MAX:g} ({_WHY_MAX}), "
+                             f"got {float(np.max(arr))!r}")
+    r = _keep(keep, w**2 if axes == "std" else w)
+    guard(_SOLVER_ARRAYS * F8 * w.size * b.size, parameter=f"sigma_w, sigma_b: a {w.size} x {b.size} grid",
+          what="the solvers' arrays")
     sw2 = (w**2 if axes == "std" else w)[:, None] * np.ones(b.size)
     sb2 = np.ones(w.size)[:, None] * (b**2 if axes == "std" else b)
     d = _scales(act, sw2, sb2, r, n, n2, correlations=correlations, method=method)
@@ -1582,19 +1746,22 @@ def gradient_norms(
     [0.25, 0.5, 1.0]
     """
     act = get_activation(activation)
-    sw = check_real("sigma_w2", sigma_w2, low=0)
-    sb = check_real("sigma_b2", sigma_b2, low=0)
+    sw = _variance("sigma_w2", sigma_w2)
+    sb = _variance("sigma_b2", sigma_b2)
     L = check_int("depth", depth, low=1)
-    r = _keep(keep)
+    r = _keep(keep, sw)
+    # the lengths, sigma_w^2 per layer, chi_1 with its masks and expectations, the ratios
+    guard(6 * F8 * L, parameter=f"depth = {L}", what="the per-layer lengths and ratios")
     if q0 is None:
         qs = float(q_fixed_point(act, sw, sb, keep=r, n=n))
         q = np.full(L, qs)
     else:
-        q = q_trajectory(act, sw, sb, check_real("q0", q0, low=0), L - 1, keep=r, n=n)
+        q = q_trajectory(act, sw, sb, _variance("q0", q0), L - 1, keep=r, n=n)
     ch = _chi1_at(act, np.full(L, sw), q, r, n)
     out = np.ones(L)
-    for l in range(L - 2, -1, -1):
-        out[l] = out[l + 1] * ch[l]
+    with np.errstate(over="ignore"):  # a ratio past float64's range is inf, as it should be
+        for l in range(L - 2, -1, -1):
+            out[l] = out[l + 1] * ch[l]
     return out
 
 
@@ -1650,8 +1817,8 @@ def jacobian_spectrum_moments(
     if weights not in ("gaussian", "orthogonal"):
         raise ValueError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}")
     act = get_activation(activation)
-    sw = check_real("sigma_w2", sigma_w2, low=0)
-    sb = check_real("sigma_b2", sigma_b2, low=0)
+    sw = _variance("sigma_w2", sigma_w2)
+    sb = _variance("sigma_b2", sigma_b2)
     L = check_int("depth", depth, low=1)
     qs = float(_q_star(act, np.asarray(sw), np.asarray(sb), 1.0, n, 1e-13, 200))
     if not math.isfinite(qs):

@@ -22,6 +22,7 @@ This module predicts, layer by layer,
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -30,7 +31,9 @@ from scipy import linalg, stats
 
 from .._validation import check_int_array, check_real
 from ..models import AbsoluteThreshold, CascadeModel
+from ._guard import F8, guard, shown
 from .activations import expect_phi_sq, gaussian_expectation, get_activation
+from .meanfield import _variance
 
 __all__ = [
     "SparseLayerStats",
@@ -57,9 +60,7 @@ def _check_densities(densities, L: int) -> tuple[float, ...]:
                 f"densities must be a number or have len(widths) - 1 = {L} entries, got shape {arr.shape}"
             )
         dens = list(arr)
-    return tuple(
-        check_real("densities", float(p), low=0, high=1, low_open=True) for p in dens
-    )
+    return tuple(check_real("densities", float(p), low=0, high=1, low_open=True) for p in dens)
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,9 @@ def sparse_signal_propagation(
     ValueError
         For negative variances or q0, densities outside (0, 1], widths that are not positive
         integers, an unknown activation, scaling or method.
+    cascades.MemoryLimitError
+        If the in-degree distribution of the widest layer (about 56 (n_in + 1) bytes: every
+        in-degree 0..n_in is tabulated) does not fit in memory.
 
     Notes
     -----
@@ -213,9 +217,9 @@ def sparse_signal_propagation(
     1.99994688
     """
     act = get_activation(activation)
-    sw2 = check_real("sigma_w2", sigma_w2, low=0)
-    sb2 = check_real("sigma_b2", sigma_b2, low=0)
-    q0 = check_real("q0", q0, low=0)
+    sw2 = _variance("sigma_w2", sigma_w2)
+    sb2 = _variance("sigma_b2", sigma_b2)
+    q0 = _variance("q0", q0)
     kurt = check_real("input_kurtosis", input_kurtosis, low=1)
     w = _check_widths(widths)
     L = len(w) - 1
@@ -224,6 +228,11 @@ def sparse_signal_propagation(
         raise ValueError(f"scaling must be 'layer' or 'neuron', got {scaling!r}")
     if method not in ("gamma", "mean"):
         raise ValueError(f"method must be 'gamma' or 'mean', got {method!r}")
+    guard(
+        _propagation_peak_bytes(max(w[:-1])),
+        parameter=f"widths = {shown(w)}",
+        what="the in-degree distribution of the widest layer",
+    )
 
     def phi4(v):
         return gaussian_expectation(lambda x: act.phi(x) ** 4, v)
@@ -236,6 +245,7 @@ def sparse_signal_propagation(
         pmf = stats.binom.pmf(k, n_in, p)
         s_k = np.full(n_in + 1, sw2 / (p * n_in)) if scaling == "layer" else sw2 / np.maximum(k, 1)
         qk = s_k * k * m_prev + sb2
+        _check_scale(float(qk.max()), l, w, sw2)
         q_mean = float(pmf @ qk)
         q_std = float(np.sqrt(max(pmf @ (qk - q_mean) ** 2, 0.0)))
         live = np.flatnonzero(pmf > 1e-16 * pmf.max())
@@ -253,11 +263,12 @@ def sparse_signal_propagation(
                 nodes, wv = _gamma_rule(kv * shape_unit)
                 V[row] = s_k[kv] * nodes * (v_prev / m_prev) + sb2
                 wts[row] = wv
+        _check_scale(float(V.max()), l, w, sw2)
         e2 = np.asarray(expect_phi_sq(act, V), dtype=float)
         e4 = np.asarray(phi4(V), dtype=float)
         m_next = float(pmf[live] @ np.sum(wts * e2, axis=1))
         y2 = float(pmf[live] @ np.sum(wts * e4, axis=1))
-        v_next = max(y2 - m_next**2, 0.0)
+        v_next = max(y2 - m_next * m_next, 0.0)
         out.append(
             SparseLayerStats(
                 layer=l,
@@ -277,6 +288,52 @@ def sparse_signal_propagation(
         )
         m_prev, v_prev = m_next, v_next
     return tuple(out)
+
+
+def _probability(value) -> float:
+    """A probability computed as a weighted sum of probabilities, clipped to [0, 1].
+
+    Sums of binomial pmfs times responses in [0, 1] are probabilities, but their float64 value can
+    leave [0, 1] by round-off (1.0000000000000002 for a layer that is reached with certainty), and
+    ``scipy.stats.binom.pmf`` with p > 1 is nan: the next layer would be nan.
+    """
+    return min(max(float(value), 0.0), 1.0)
+
+
+# the spread of q and the closure's E[phi^4] grow like the square of the pre-activation variance
+_MEAN_SQ_MAX = 1e150
+
+
+def _check_scale(q: float, layer: int, widths, sw2: float) -> None:
+    """ValueError (naming widths and sigma_w2) once a pre-activation variance passes _MEAN_SQ_MAX."""
+    if not q <= _MEAN_SQ_MAX:
+        raise ValueError(
+            f"widths = {shown(widths)}, sigma_w2 = {sw2:g}: the pre-activation variance reaches {q:.3g} "
+            f"at layer {layer} (the signal grows by about sigma_w2 per layer), past {_MEAN_SQ_MAX:g}, where "
+            "its square (the spread of q and E[phi^4] of the finite fan-in closure) overflows float64; use "
+            "fewer layers or a smaller sigma_w2"
+        )
+
+
+def _propagation_peak_bytes(n_in: int) -> int:
+    """Peak bytes of one layer of :func:`sparse_signal_propagation` with fan-in n_in.
+
+    The degrees k, their pmf (with scipy's temporaries), s_k, q(k) and the spread: measured 7.25
+    float64 arrays of n_in + 1 entries (n_in = 10^6 and 10^7, tanh and relu, both methods), plus
+    at most a few tens of MB for the Gamma closure's (live degrees, 24) arrays and the chunked
+    quadrature.
+    """
+    return 7 * F8 * (n_in + 1)
+
+
+def _cascade_peak_bytes(widths, method: str) -> int:
+    """Peak bytes of :func:`layered_cascade_sizes`: the (n + 1)^2 response table F(m, k), the
+    binomial table and their product (tree), or F and the (n_{l-1} + 1, n_l + 1) transition matrix
+    (exact): measured 7.1-7.3 float64 arrays of (n + 1)^2 entries (n = 300 and 600, both methods)."""
+    pairs = list(zip(widths, widths[1:], strict=False))
+    if method == "tree":
+        return 7 * F8 * max((a + 1) ** 2 for a, _ in pairs)
+    return 7 * F8 * max((a + 1) * max(a + 1, b + 1) for a, b in pairs)
 
 
 def _response_table(model: CascadeModel, n: int) -> np.ndarray:
@@ -324,6 +381,8 @@ def layered_cascade_sizes(model, widths, densities, *, rho0, method="tree") -> n
     ------
     ValueError
         For bad widths, densities, rho0 or method.
+    cascades.MemoryLimitError
+        If the O(n^2) tables of the widest layer (about 56 (n + 1)^2 bytes) do not fit in memory.
 
     Notes
     -----
@@ -353,6 +412,11 @@ def layered_cascade_sizes(model, widths, densities, *, rho0, method="tree") -> n
     rho0 = check_real("rho0", rho0, low=0, high=1)
     if method not in ("tree", "exact"):
         raise ValueError(f"method must be 'tree' or 'exact', got {method!r}")
+    guard(
+        _cascade_peak_bytes(w, method),
+        parameter=f"widths = {shown(w)} (method {method!r})",
+        what="the response and binomial tables of the widest layer",
+    )
     out = np.empty(L + 1)
     out[0] = rho0
     if method == "tree":
@@ -362,7 +426,7 @@ def layered_cascade_sizes(model, widths, densities, *, rho0, method="tree") -> n
             k = np.arange(n + 1)
             pk = stats.binom.pmf(k, n, p)
             pm = stats.binom.pmf(k[:, None], k[None, :], out[l - 1])  # [m, k]
-            out[l] = float(pk @ np.sum(pm * F, axis=0))
+            out[l] = _probability(pk @ np.sum(pm * F, axis=0))
         return out
     dist = stats.binom.pmf(np.arange(w[0] + 1), w[0], rho0)  # law of A_0
     for l in range(1, L + 1):
@@ -373,8 +437,8 @@ def layered_cascade_sizes(model, widths, densities, *, rho0, method="tree") -> n
             bm = stats.binom.pmf(np.arange(a + 1), a, p)
             bj = stats.binom.pmf(np.arange(n - a + 1), n - a, p)
             idx = np.arange(a + 1)[:, None] + np.arange(n - a + 1)[None, :]
-            f[a] = float(bm @ F[np.arange(a + 1)[:, None], idx] @ bj)
-        out[l] = float(dist @ f)
+            f[a] = _probability(bm @ F[np.arange(a + 1)[:, None], idx] @ bj)
+        out[l] = _probability(dist @ f)
         dist = dist @ stats.binom.pmf(np.arange(w[l] + 1)[None, :], w[l], f[:, None])
     return out
 
@@ -386,12 +450,29 @@ def input_connectivity(widths, densities, *, method="tree") -> np.ndarray:
     layered local tree recursion with the full in-degree (a node is reached iff one of its
     Bin(n_{l-1}, p_l) in-neighbours is); ``method="exact"``: the exact Markov chain of
     :func:`layered_cascade_sizes`. Both are :func:`layered_cascade_sizes` with
-    ``AbsoluteThreshold(1)`` and ``rho0 = 1``.
+    ``AbsoluteThreshold(1)`` and ``rho0 = 1``; the tree recursion is evaluated in this closed form
+    (O(L), no table), as -expm1(n_{l-1} log1p(-p_l P_{l-1})), which stays in [0, 1].
+
+    Parameters
+    ----------
+    widths : sequence of int
+        (n_0, ..., n_L), each >= 1.
+    densities : float or sequence of float
+        p_l in (0, 1].
+    method : {"tree", "exact"}
+        See above; "exact" costs O(L n^3) time and O(n^2) memory.
 
     Returns
     -------
     numpy.ndarray
         float64 (L + 1,), entry 0 is 1.
+
+    Raises
+    ------
+    ValueError
+        For bad widths, densities or method.
+    cascades.MemoryLimitError
+        With ``method="exact"``, if the O(n^2) tables do not fit in memory.
 
     References
     ----------
@@ -404,5 +485,15 @@ def input_connectivity(widths, densities, *, method="tree") -> np.ndarray:
     >>> P = input_connectivity([100, 100, 100], 0.02)
     >>> bool(abs(P[1] - (1 - 0.98**100)) < 1e-12)
     True
+    >>> input_connectivity([500] * 4, 0.5).tolist()   # reached with certainty, exactly 1
+    [1.0, 1.0, 1.0, 1.0]
     """
-    return layered_cascade_sizes(AbsoluteThreshold(1), widths, densities, rho0=1.0, method=method)
+    if method != "tree":
+        return layered_cascade_sizes(AbsoluteThreshold(1), widths, densities, rho0=1.0, method=method)
+    w = _check_widths(widths)
+    dens = _check_densities(densities, len(w) - 1)
+    out = np.ones(len(w))
+    for l in range(1, len(w)):
+        x = dens[l - 1] * out[l - 1]
+        out[l] = -math.expm1(w[l - 1] * math.log1p(-x)) if x < 1.0 else 1.0
+    return out
