@@ -427,3 +427,14 @@ def test_save_torch_bad_paths_name_the_path(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing written, no temporary file left
     path = save_torch(model, tmp_path / "ok.pt")
     assert torch.equal(load_torch(path, torch.nn.Linear(3, 2)).weight, model.weight)
+
+
+@pytest.mark.parametrize("sigma_b2", [8.6e-142, 1e-300, 5e-324])
+@pytest.mark.parametrize("sigma_w2", [0.0, 0.5, 1.0])
+def test_tiny_bias_variances_converge_to_the_closed_form(sigma_w2, sigma_b2):
+    # Found by tests/test_properties.py: bisection from [sigma_b2, 1] needed ~470 halvings; the bracket
+    # is now bisected in log scale. ReLU: q* = sigma_b^2 / (1 - sigma_w^2 / 2) (Poole et al. 2016, eq. 3).
+    expected = sigma_b2 / (1 - sigma_w2 / 2)
+    assert nn.q_fixed_point("relu", sigma_w2, sigma_b2) == pytest.approx(expected, rel=1e-12)
+    assert nn.q_fixed_point("relu", np.array([sigma_w2, 1.2]), sigma_b2)[0] == pytest.approx(expected, rel=1e-12)
+    assert nn.q_fixed_point("tanh", 0.0, sigma_b2) == sigma_b2

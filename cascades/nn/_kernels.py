@@ -313,7 +313,8 @@ def q_star_grid(code, sw, sb, r, z, w, wz, slope0, zero_fixed, tol, max_iter, ne
                     hi = x
                 xn = x - g / dg
                 if not (math.isfinite(xn) and lo <= xn <= hi and it < newton_iter):
-                    xn = 0.5 * (lo + hi)
+                    # log-scale bisection while the bracket spans orders of magnitude (as _q_star)
+                    xn = math.sqrt(lo) * math.sqrt(hi) if 0.0 < 4.0 * lo < hi else 0.5 * (lo + hi)
                 scale = max(abs(xn), floor)
                 done = abs(xn - x) <= tol * scale and abs(g) <= 1e3 * tol * scale
                 done = done or (hi - lo) <= tol * max(hi, 1e-300)

@@ -555,7 +555,10 @@ def _q_star(act: Activation, sw: Array, sb: Array, r: float, n, tol: float, max_
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = xa - g / dg
         ok = np.isfinite(newton) & (newton >= la) & (newton <= ha) & (it < 50)
-        xn = np.where(ok, newton, 0.5 * (la + ha))
+        # bisect in log scale while the bracket spans orders of magnitude (sigma_b^2 = 1e-142 and
+        # hi = 1 would take ~470 halvings), arithmetically once it is narrow
+        wide = (la > 0) & (ha > 4.0 * la)
+        xn = np.where(ok, newton, np.where(wide, np.sqrt(la) * np.sqrt(ha), 0.5 * (la + ha)))
         scale = np.maximum(np.abs(xn), floor[active])
         done = (np.abs(xn - xa) <= tol * scale) & (np.abs(g) <= 1e3 * tol * scale)
         done |= (ha - la) <= tol * np.maximum(ha, 1e-300)
