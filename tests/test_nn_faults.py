@@ -436,5 +436,7 @@ def test_tiny_bias_variances_converge_to_the_closed_form(sigma_w2, sigma_b2):
     # is now bisected in log scale. ReLU: q* = sigma_b^2 / (1 - sigma_w^2 / 2) (Poole et al. 2016, eq. 3).
     expected = sigma_b2 / (1 - sigma_w2 / 2)
     assert nn.q_fixed_point("relu", sigma_w2, sigma_b2) == pytest.approx(expected, rel=1e-12)
-    assert nn.q_fixed_point("relu", np.array([sigma_w2, 1.2]), sigma_b2)[0] == pytest.approx(expected, rel=1e-12)
+    assert nn.q_fixed_point("relu", np.array([sigma_w2, 1.2]), sigma_b2)[0] == pytest.approx(
+        expected, rel=1e-12
+    )
     assert nn.q_fixed_point("tanh", 0.0, sigma_b2) == sigma_b2
