@@ -134,3 +134,44 @@ def test_broken_pipe_is_quiet():
     proc.stdout.close()  # nobody reads
     _, err = proc.communicate(timeout=300)
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["recommend", "--density", "nan"],
+        ["recommend", "--density", "0"],
+        ["recommend", "--q-star", "-1"],
+        ["recommend", "--weights", "foo"],
+        ["recommend", "--scheme", "foo"],
+        ["recommend", "--activation", "foo"],
+        ["recommend", "3"],
+        ["recommend", "0", "0"],
+        ["recommend", "--model", "nofile.py:f"],
+        ["recommend", "--model", "x"],
+        ["demo", "--mean-degree", "-1"],
+        ["demo", "--mean-degree", "inf"],
+        ["graph", "regular", "5", "3"],
+        ["graph", "powerlaw", "100", "0.5"],
+        ["graph", "powerlaw", "100", "1.01"],
+        ["graph", "powerlaw", "100", "2.5", "--kmin", "0"],
+        ["graph", "er", "10", "nan"],
+        ["graph", "info", "/"],
+        ["sweep"],
+        ["sweep", "nonsense"],
+        ["sweep", "watts-window", "--scheduler", "x", "--serial"],
+        ["reproduce"],
+        ["reproduce", "nonsense"],
+        ["validate", "--seed", "-1"],
+    ],
+)
+def test_bad_invocations_are_one_line_exit_2(args, capsys):
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse refuses some itself, before a command runs
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0], err
