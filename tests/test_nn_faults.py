@@ -440,3 +440,20 @@ def test_tiny_bias_variances_converge_to_the_closed_form(sigma_w2, sigma_b2):
         expected, rel=1e-12
     )
     assert nn.q_fixed_point("tanh", 0.0, sigma_b2) == sigma_b2
+
+
+def test_critical_point_q_star_beyond_the_variance_bound_is_refused_by_name():
+    # Found by the slow property profile: erf at q* = 5.9e204 overflowed with only a numpy warning.
+    for call in (
+        lambda: nn.critical_point("erf", q_star=5.9e204),
+        lambda: nn.edge_of_chaos("erf", [1.0, 1e200]),
+        lambda: nn.critical_point("tanh", sigma_b2=1e300),
+    ):
+        with pytest.raises(ValueError, match="q_star|sigma_b2"):
+            call()
+    assert nn.critical_point("erf", q_star=1e100).sigma_w2 > 0  # the bound itself is fine
+
+
+def test_n_inputs_beyond_the_input_width_names_the_width():
+    with pytest.raises(ValueError, match=r"n_inputs must be at most the input width n_0 = 1"):
+        nn.simulate_network("relu", 2.0, 0.0, [1, 1])

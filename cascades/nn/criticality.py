@@ -59,6 +59,7 @@ from .activations import (
     expect_phi_sq_slope,
     get_activation,
 )
+from .meanfield import _VARIANCE_MAX
 
 __all__ = [
     "CriticalPoint",
@@ -257,8 +258,8 @@ def edge_of_chaos(activation: ActivationLike, q_star) -> EdgeOfChaos:
     """
     act = get_activation(activation)
     q = np.asarray(q_star, dtype=float)
-    if q.size == 0 or not np.all(np.isfinite(q)) or np.any(q <= 0):
-        raise ValueError(f"q_star must hold finite fixed points > 0, got {q_star!r}")
+    if q.size == 0 or not np.all(np.isfinite(q)) or np.any(q <= 0) or np.any(q > _VARIANCE_MAX):
+        raise ValueError(f"q_star must hold finite fixed points in (0, {_VARIANCE_MAX:g}], got {q_star!r}")
     _check_derivative(act)
     sw2, sb2, slope = _curve(act, q)
     if is_homogeneous(act):  # exact: sigma_b^2 = 0 and a neutral slope, whatever the round-off
@@ -407,8 +408,9 @@ def critical_point(
         raise ValueError("give either q_star or sigma_b2, not both")
     _check_derivative(act)
     if sigma_b2 is not None:
-        return _at_bias(act, check_real("sigma_b2", sigma_b2, low=0))
-    target = 1.0 if q_star is None else check_real("q_star", q_star, low=0, low_open=True)
+        return _at_bias(act, check_real("sigma_b2", sigma_b2, low=0, high=_VARIANCE_MAX))
+    # beyond 1e100 the Gaussian expectations' products of variances overflow float64
+    target = 1.0 if q_star is None else check_real("q_star", q_star, low=0, high=_VARIANCE_MAX, low_open=True)
     if not math.isfinite(target):
         raise ValueError(f"q_star must be a finite fixed point > 0, got {q_star!r}")
     p = _point(act, target, target)

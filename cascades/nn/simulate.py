@@ -374,7 +374,12 @@ def simulate_network(
     if dropout_keep is not None:
         keep = check_real("dropout_keep", dropout_keep, low=0, high=1, low_open=True)
     if inputs is None:
-        n_in = check_int("n_inputs", n_inputs, low=1, high=widths_t[0])
+        n_in = check_int("n_inputs", n_inputs, low=1)
+        if n_in > widths_t[0]:
+            raise ValueError(
+                f"n_inputs must be at most the input width n_0 = {widths_t[0]} (inputs with a prescribed "
+                f"correlation c0 span at most n_0 dimensions), got {n_in}"
+            )
     else:
         X = np.asarray(inputs, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != widths_t[0] or X.shape[0] < 1 or not np.all(np.isfinite(X)):
