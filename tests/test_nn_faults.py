@@ -457,3 +457,14 @@ def test_critical_point_q_star_beyond_the_variance_bound_is_refused_by_name():
 def test_n_inputs_beyond_the_input_width_names_the_width():
     with pytest.raises(ValueError, match=r"n_inputs must be at most the input width n_0 = 1"):
         nn.simulate_network("relu", 2.0, 0.0, [1, 1])
+
+
+def test_simulate_network_refuses_variances_that_overflow_its_statistics():
+    # Found by the slow property profile: sigma_b2 = 8e153 overflowed np.std of the squared
+    # pre-activations with only a numpy warning; a signal growing past 1e100 now names its layer.
+    with pytest.raises(ValueError, match="sigma_b2"):
+        nn.simulate_network("relu", 0.0, 8e153, [2, 2], rng=0)
+    with pytest.raises(ValueError, match="q0"):
+        nn.simulate_network("relu", 2.0, 0.0, [2, 2], q0=1e300, rng=0)
+    with pytest.raises(ValueError, match="layer 2 .* use at most 1 layers"):
+        nn.simulate_network("relu", 1e99, 0.1, [5, 5, 5, 5], rng=0)

@@ -36,6 +36,7 @@ from ..graphs import LayeredGraph, layered
 from ._guard import F8, guard, shown
 from .activations import Activation, get_activation
 from .exact import _haar_orthogonal, _haar_peak_bytes
+from .meanfield import _VARIANCE_MAX
 
 __all__ = ["NetworkSimulation", "gaussian_inputs", "simulate_network"]
 
@@ -74,7 +75,7 @@ def gaussian_inputs(n_inputs, width, *, q0=1.0, c0=0.0, rng=None) -> np.ndarray:
     """
     width = check_int("width", width, low=1)
     n_inputs = check_int("n_inputs", n_inputs, low=1, high=width)
-    q0 = check_real("q0", q0, low=0, low_open=True)
+    q0 = check_real("q0", q0, low=0, high=_VARIANCE_MAX, low_open=True)
     lo = -1.0 / (n_inputs - 1) if n_inputs > 1 else -1.0
     c0 = check_real("c0", c0, low=lo, high=1.0, low_open=n_inputs > 1)
     guard(
@@ -356,8 +357,9 @@ def simulate_network(
     True
     """
     act = get_activation(activation)
-    sw2 = check_real("sigma_w2", sigma_w2, low=0)
-    sb2 = check_real("sigma_b2", sigma_b2, low=0)
+    # the statistics square the squared pre-activations: beyond 1e100 they overflow float64
+    sw2 = check_real("sigma_w2", sigma_w2, low=0, high=_VARIANCE_MAX)
+    sb2 = check_real("sigma_b2", sigma_b2, low=0, high=_VARIANCE_MAX)
     w = check_int_array("widths", widths, low=1)
     if w.shape[0] < 2:
         raise ValueError(f"widths must list at least two layer widths, got {list(w)}")
@@ -420,6 +422,14 @@ def simulate_network(
             masks.append(m)
             x = x * m
         h = W @ x + bias[:, None]
+        q_max = float(np.max(np.abs(h))) ** 2 if h.size else 0.0
+        if not q_max <= _VARIANCE_MAX:  # also nan
+            raise ValueError(
+                f"the pre-activations of layer {l} reach a squared size of {q_max:.3g}, beyond "
+                f"{_VARIANCE_MAX:g} where float64 statistics overflow: with sigma_w2 = {sw2:g} and "
+                f"sigma_b2 = {sb2:g} the signal grows too fast; use at most {l - 1} layers (widths) or "
+                "smaller variances"
+            )
         Ws.append(W)
         bs.append(bias)
         hs.append(h)
