@@ -392,3 +392,44 @@ def test_torch_entry_points_refuse_wrong_kinds(profile):
         assert outcome(cascades.read_module, thing, names=names) is None
 
     prop()
+
+
+def test_giant_component(profile):
+    @PROFILES[profile]
+    @given(degree_distributions())
+    def prop(spec):
+        cls, args, kwargs = spec
+        dist = outcome(cls, *args, names=DEGREE_NAMES, **kwargs)
+        if dist is None:
+            return
+        gc = outcome(cascades.giant_component, dist, names=DEGREE_NAMES)
+        if gc is not None:
+            assert in_unit(gc.size) and in_unit(gc.u)
+
+    prop()
+
+
+def test_sparse_signal_propagation_and_masks(profile):
+    @PROFILES[profile]
+    @given(
+        activations,
+        st.one_of(st.floats(0.1, 4.0), hostile_reals),
+        st.one_of(st.floats(0.0, 1.0), hostile_reals),
+        widths_lists,
+        density_values,
+        st.integers(0, 2**16),
+    )
+    def prop(act, sigma_w2, sigma_b2, widths, density, seed):
+        names = SPARSE_NAMES + NN_NAMES
+        stats = outcome(nn.sparse_signal_propagation, act, sigma_w2, sigma_b2, widths, density, names=names)
+        if stats is not None:
+            for layer in stats:
+                assert in_unit(layer.dead_fraction) and is_pmf(layer.degree_pmf, 1e-6)
+                assert layer.q_mean >= 0 and not math.isnan(layer.q_mean)
+        masks = outcome(cascades.draw_masks, widths, density, rng=seed, names=names)
+        if masks is not None:
+            assert len(masks) == len(widths) - 1
+            for mask, (a, b) in zip(masks, zip(widths[:-1], widths[1:], strict=True), strict=True):
+                assert mask.shape == (int(b), int(a))
+
+    prop()
