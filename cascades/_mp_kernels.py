@@ -236,11 +236,11 @@ def sweep_undirected(
         for t in range(k):
             qin[t] = in_weight[a0 + t] * q_old[a0 + t]
         full = node_values(qin, k, c, ftab, fo, hbuf, pre, dbuf, stack, loo, True)
-        m = rho0 + (1.0 - rho0) * full
+        m = min(1.0, rho0 + (1.0 - rho0) * full)  # a probability; round-off may pass 1 by an ulp
         marginal[i] = m
         total += m
         for t in range(k):
-            q_new[rev[a0 + t]] = rho0 + (1.0 - rho0) * loo[t]
+            q_new[rev[a0 + t]] = min(1.0, rho0 + (1.0 - rho0) * loo[t])
     maxdiff = 0.0
     for x in range(q_new.size):
         d = abs(q_new[x] - q_old[x])
@@ -268,7 +268,7 @@ def sweep_directed(
         fo = node_foff[i]
         for t in range(k):
             qin[t] = in_weight[a0 + t] * p_old[in_src[a0 + t]]
-        v = rho0 + (1.0 - rho0) * _full_value(qin, k, c, ftab, fo, pre)
+        v = min(1.0, rho0 + (1.0 - rho0) * _full_value(qin, k, c, ftab, fo, pre))
         d = abs(v - p_old[i])
         if d > maxdiff:
             maxdiff = d

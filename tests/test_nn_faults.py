@@ -468,3 +468,9 @@ def test_simulate_network_refuses_variances_that_overflow_its_statistics():
         nn.simulate_network("relu", 2.0, 0.0, [2, 2], q0=1e300, rng=0)
     with pytest.raises(ValueError, match="layer 2 .* use at most 1 layers"):
         nn.simulate_network("relu", 1e99, 0.1, [5, 5, 5, 5], rng=0)
+
+
+def test_relu_output_norm_cdf_never_passes_one():
+    # Found by the slow property profile: the quadrature's mass reached 1 + 1e-12.
+    values = nn.relu_output_norm_cdf([0.5, 1.0, 2.0, 100.0], [1, 48, 2], 0.125)
+    assert np.all(values <= 1.0) and values[-1] == 1.0

@@ -466,3 +466,15 @@ def test_memory_guards(call, name):
         warnings.simplefilter("ignore")
         with pytest.raises(cascades.MemoryLimitError, match=name):
             call()
+
+
+def test_message_passing_probabilities_never_pass_one():
+    # Found by the property tests: rho0 + (1 - rho0) v rounded to 1 + 2**-52 on this directed graph.
+    indptr = np.array([0, 2, 3, 5, 6, 6, 11, 12, 16])
+    indices = np.array([0, 4, 6, 6, 7, 6, 0, 3, 5, 6, 7, 3, 0, 2, 6, 7], dtype=np.int32)
+    g = cascades.Graph(indptr, indices, directed=True)
+    mp = cascades.message_passing(g, cascades.FractionalThreshold(0.3), 0.1)
+    assert np.all(mp.node_probabilities <= 1.0) and np.all(mp.messages <= 1.0)
+    undirected = cascades.erdos_renyi(300, 6, rng=1)
+    mp = cascades.message_passing(undirected, cascades.FractionalThreshold(0.05), 0.2)
+    assert np.all(mp.node_probabilities <= 1.0) and np.all(mp.messages <= 1.0)

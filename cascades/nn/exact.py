@@ -465,7 +465,8 @@ def relu_output_norm_cdf(x, widths, sigma_w2=2.0, *, input_norm2=None, grid_poin
     atom = float(relu_dead_signal_probability(w)[-1])
     with np.errstate(divide="ignore", invalid="ignore"):
         lx = np.log(np.where(xx > 0, xx, 1.0))
-    cont = np.interp(lx, grid, cdf_cont, left=0.0, right=float(cdf_cont[-1]))
+    # the quadrature's total mass may pass 1 by ~1e-12: a cdf stays in [0, 1]
+    cont = np.minimum(np.interp(lx, grid, cdf_cont, left=0.0, right=float(cdf_cont[-1])), 1.0)
     out = np.where(xx >= 0, atom + (1.0 - atom) * np.where(xx > 0, cont, 0.0), 0.0)
     return np.where(np.isnan(xx), np.nan, out)
 
