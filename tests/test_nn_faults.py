@@ -474,3 +474,10 @@ def test_relu_output_norm_cdf_never_passes_one():
     # Found by the slow property profile: the quadrature's mass reached 1 + 1e-12.
     values = nn.relu_output_norm_cdf([0.5, 1.0, 2.0, 100.0], [1, 48, 2], 0.125)
     assert np.all(values <= 1.0) and values[-1] == 1.0
+
+
+def test_relu_output_norm_cdf_refuses_hours_of_work_by_name():
+    # Found by the slow property profile: widths [2**31, 2**31] ran for ~50 minutes (memory was bounded,
+    # time was not).
+    with pytest.raises(ValueError, match=r"widths = \[2147483648, 2147483648\] with grid_points = 16384"):
+        nn.relu_output_norm_cdf([1.0], [2**31, 2**31], 2.0)

@@ -115,6 +115,9 @@ def _support_peak_bytes(n: int) -> int:
 # x points per chunk of the (points, k) matrices of ReluLayerNormLaw.pdf / cdf and the columns per
 # chunk of the (grid, k) matrix of relu_output_norm_cdf: about 2^20 float64 entries (8 MiB) each
 _MIX_CHUNK = 2**20
+# relu_output_norm_cdf refuses more chi-square density values than this (~100 ns each, measured: one
+# layer of width 1e6 at the default grid is 6.3e8 values in 66 s); widths up to ~1e7 pass
+_MAX_MIX_EVALUATIONS = 2**31
 
 
 @dataclass(frozen=True)
@@ -402,7 +405,9 @@ def relu_output_norm_cdf(x, widths, sigma_w2=2.0, *, input_norm2=None, grid_poin
     Raises
     ------
     ValueError
-        For invalid widths, sigma_w2, input_norm2, grid_points or log_range.
+        For invalid widths, sigma_w2, input_norm2, grid_points or log_range, and when the mixtures
+        need more than 2**31 chi-square density values (minutes of work; widths beyond ~1e7 at the
+        default grid).
     cascades.MemoryLimitError
         If the grid of L (grid_points - 1) + 1 points of the convolved density (about
         40 (L + 1) grid_points bytes at the peak, measured) does not fit in memory.
@@ -442,6 +447,18 @@ def relu_output_norm_cdf(x, widths, sigma_w2=2.0, *, input_norm2=None, grid_poin
         parameter=f"grid_points = {N} with widths = {shown(w.tolist())} ({L} layers)",
         what="the convolved log-density and the FFT buffers",
     )
+    # the run time, like the memory, is checked before the work: ~100 ns per chi-square density value
+    evaluations = 0
+    for n in (int(v) for v in w[1:]):
+        k0, k1 = _half_binomial_support(n)
+        evaluations += (k1 - max(k0, 1) + 1) * N
+    if evaluations > _MAX_MIX_EVALUATIONS:
+        raise ValueError(
+            f"widths = {shown(w.tolist())} with grid_points = {N} need about {evaluations:.3g} chi-square "
+            f"density values (about {evaluations * 1e-7 / 60:.3g} minutes), beyond the limit of "
+            f"{_MAX_MIX_EVALUATIONS:.3g} (a few minutes): the mixture over k has about 38.6 sqrt(n_l) terms "
+            "per layer; lower grid_points or the widths"
+        )
     y = np.linspace(lo, hi, N)
     h = y[1] - y[0]
     ey = np.exp(y)
