@@ -481,3 +481,13 @@ def test_relu_output_norm_cdf_refuses_hours_of_work_by_name():
     # time was not).
     with pytest.raises(ValueError, match=r"widths = \[2147483648, 2147483648\] with grid_points = 16384"):
         nn.relu_output_norm_cdf([1.0], [2**31, 2**31], 2.0)
+
+
+def test_sparse_signal_propagation_at_vanishing_densities():
+    # Found by the slow property profile: density 1e-300 gave inf * 0 = nan, and 1.1e-308 an
+    # OverflowError inside scipy's binomial pmf.
+    for density in (1e-300, 1.1e-308):
+        with pytest.raises(ValueError, match=r"densities must be a finite number in \[1e-100, 1\]"):
+            nn.sparse_signal_propagation("relu", 1.0, 0.0, [2, 1], density)
+    with pytest.raises(ValueError, match="sigma_w2 = 1e\\+100: the pre-activation variance reaches"):
+        nn.sparse_signal_propagation("relu", 1e100, 0.0, [10**6, 1], 1e-100)

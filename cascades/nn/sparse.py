@@ -60,7 +60,11 @@ def _check_densities(densities, L: int) -> tuple[float, ...]:
                 f"densities must be a number or have len(widths) - 1 = {L} entries, got shape {arr.shape}"
             )
         dens = list(arr)
-    return tuple(check_real("densities", float(p), low=0, high=1, low_open=True) for p in dens)
+    # below 1e-100 no network that fits in memory keeps a weight, and sigma_w2 / (p n) overflows
+    return tuple(check_real("densities", float(p), low=_DENSITY_MIN, high=1) for p in dens)
+
+
+_DENSITY_MIN = 1e-100
 
 
 @dataclass(frozen=True)
@@ -244,7 +248,8 @@ def sparse_signal_propagation(
         k = np.arange(n_in + 1)
         pmf = stats.binom.pmf(k, n_in, p)
         s_k = np.full(n_in + 1, sw2 / (p * n_in)) if scaling == "layer" else sw2 / np.maximum(k, 1)
-        qk = s_k * k * m_prev + sb2
+        with np.errstate(over="ignore"):  # an overflow to inf is refused by name just below
+            qk = s_k * k * m_prev + sb2
         _check_scale(float(qk.max()), l, w, sw2)
         q_mean = float(pmf @ qk)
         q_std = float(np.sqrt(max(pmf @ (qk - q_mean) ** 2, 0.0)))
