@@ -100,6 +100,12 @@ def check_int_array(name: str, values, *, low=None, high=None, ndim=1) -> np.nda
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must hold integers{_range(low, high)}")
+    if arr.dtype.kind in "fu" and arr.size and not np.all(np.abs(arr) < 2.0**63):
+        # beyond int64 a cast would wrap or fail (a float 2**63 or a uint64 2**64 - 1)
+        i = int(np.flatnonzero(~(np.abs(arr.ravel()) < 2.0**63))[0])
+        raise ValueError(
+            f"{name} must hold integers{_range(low, high)} within int64; entry {i} is {arr.ravel()[i]}"
+        )
     arr = arr.astype(np.int64, copy=False)
     for bound, op in ((low, np.less), (high, np.greater)):
         if bound is not None and arr.size:

@@ -491,3 +491,22 @@ def test_sparse_signal_propagation_at_vanishing_densities():
             nn.sparse_signal_propagation("relu", 1.0, 0.0, [2, 1], density)
     with pytest.raises(ValueError, match="sigma_w2 = 1e\\+100: the pre-activation variance reaches"):
         nn.sparse_signal_propagation("relu", 1e100, 0.0, [10**6, 1], 1e-100)
+
+
+def test_subnormal_q_star_is_refused_by_name():
+    # Found by the slow property profile: hardtanh's E[phi^2] and sigmoid's boundary search overflowed
+    # at q* = 5e-324 with only numpy warnings.
+    for act in ("hardtanh", "sigmoid"):
+        with pytest.raises(ValueError, match=r"q_star must be a finite number in \[1e-100, 1e\+100\]"):
+            nn.critical_point(act, q_star=5e-324)
+        with pytest.raises(ValueError, match="q_star must hold fixed points"):
+            nn.edge_of_chaos(act, [1.0, 5e-324])
+
+
+def test_integer_arrays_beyond_int64_are_refused_not_wrapped():
+    # Found by the slow property profile: widths = [2**63 - 1, 0.0] (a float array) cast with a numpy
+    # warning; a uint64 2**64 - 1 wrapped to -1 silently.
+    with pytest.raises(ValueError, match="widths must hold integers >= 1 within int64"):
+        nn.input_connectivity([2**63 - 1, 0.0], 0.5)
+    with pytest.raises(ValueError, match="within int64"):
+        nn.relu_output_norm_cdf([1.0], np.array([2**64 - 1, 3], dtype=np.uint64))

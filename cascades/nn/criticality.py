@@ -61,6 +61,10 @@ from .activations import (
 )
 from .meanfield import _VARIANCE_MAX
 
+# q* below this is refused: the closed forms divide by sqrt(q*) and square the result (hardtanh's
+# E[phi^2] at q* = 5e-324 overflows), and no network's pre-activations are that small
+_Q_STAR_MIN = 1e-100
+
 __all__ = [
     "CriticalPoint",
     "EdgeOfChaos",
@@ -258,8 +262,10 @@ def edge_of_chaos(activation: ActivationLike, q_star) -> EdgeOfChaos:
     """
     act = get_activation(activation)
     q = np.asarray(q_star, dtype=float)
-    if q.size == 0 or not np.all(np.isfinite(q)) or np.any(q <= 0) or np.any(q > _VARIANCE_MAX):
-        raise ValueError(f"q_star must hold finite fixed points in (0, {_VARIANCE_MAX:g}], got {q_star!r}")
+    if q.size == 0 or not np.all((q >= _Q_STAR_MIN) & (q <= _VARIANCE_MAX)):  # false for nan
+        raise ValueError(
+            f"q_star must hold fixed points in [{_Q_STAR_MIN:g}, {_VARIANCE_MAX:g}], got {q_star!r}"
+        )
     _check_derivative(act)
     sw2, sb2, slope = _curve(act, q)
     if is_homogeneous(act):  # exact: sigma_b^2 = 0 and a neutral slope, whatever the round-off
@@ -410,7 +416,7 @@ def critical_point(
     if sigma_b2 is not None:
         return _at_bias(act, check_real("sigma_b2", sigma_b2, low=0, high=_VARIANCE_MAX))
     # beyond 1e100 the Gaussian expectations' products of variances overflow float64
-    target = 1.0 if q_star is None else check_real("q_star", q_star, low=0, high=_VARIANCE_MAX, low_open=True)
+    target = 1.0 if q_star is None else check_real("q_star", q_star, low=_Q_STAR_MIN, high=_VARIANCE_MAX)
     if not math.isfinite(target):
         raise ValueError(f"q_star must be a finite fixed point > 0, got {q_star!r}")
     p = _point(act, target, target)
