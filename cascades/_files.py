@@ -12,7 +12,28 @@ import contextlib
 import os
 import tempfile
 
-__all__ = ["atomic_write", "fsync_dir"]
+__all__ = ["atomic_write", "check_writable", "fsync_dir"]
+
+
+def check_writable(path: str, name: str = "path") -> str:
+    """Fail before the work, not after it, when the file ``path`` cannot be written.
+
+    Raises IsADirectoryError, FileNotFoundError (a missing directory) or PermissionError, each naming
+    ``name`` and the path; returns ``path``.
+
+    >>> check_writable("/no/such/dir/x.pt", "--torch-out")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: --torch-out '/no/such/dir/x.pt': the directory '/no/such/dir' does not exist
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{name} {path!r} is a directory; give a file name inside it")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{name} {path!r}: the directory {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{name} {path!r}: the directory {folder!r} is not writable")
+    return path
 
 
 def fsync_dir(directory) -> None:

@@ -13,6 +13,7 @@ import sys
 from . import __version__
 from ._cli_types import nonneg_int as _nonneg_int
 from ._cli_types import real as _float
+from ._files import check_writable
 
 __all__ = ["main", "build_parser"]
 
@@ -231,28 +232,15 @@ def _recommend_kwargs(args) -> dict:
     return kwargs
 
 
-def _check_output(path, option) -> None:
-    """Fail before the work, not after it, when ``path`` cannot be written."""
-    import os
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise ValueError(f"{option}: {path!r} is a directory, not a file")
-    if not os.path.isdir(folder):
-        raise ValueError(f"{option}: the directory {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"{option}: the directory {folder!r} is not writable")
-
-
 def _cmd_recommend(args) -> int:
     lib = _lib()
     if args.model is not None and args.widths:
         raise ValueError("give either widths or --model, not both")
     json_to_stdout = args.json == "-"
     if args.json and not json_to_stdout:
-        _check_output(args.json, "--json")
+        check_writable(args.json, "--json")
     if args.torch_out:
-        _check_output(args.torch_out, "--torch-out")
+        check_writable(args.torch_out, "--torch-out")
         _import_torch("--torch-out")
     # With --json -, standard output carries the JSON only; everything else goes to stderr.
     text = sys.stderr if json_to_stdout else sys.stdout
@@ -312,7 +300,7 @@ def _cmd_demo(args) -> int:
 def _cmd_graph(args) -> int:
     lib = _lib()
     if args.out:
-        _check_output(args.out, "--out")
+        check_writable(args.out, "--out")
     graph = args.factory(args, args.seed)
     print(graph.summary())
     if args.out:
@@ -380,8 +368,8 @@ def main(argv=None) -> int:
 def _message(exc) -> str:
     """One line for a user-facing error: the message, with the exception type where it helps."""
     text = " ".join(str(exc).split())
-    if isinstance(exc, ValueError | TypeError) and text:
-        return text
+    if isinstance(exc, ValueError | TypeError | OSError) and text:
+        return text  # our messages name the parameter; the OS's name the file ("[Errno 2] ...: 'x'")
     if isinstance(exc, KeyError):
         return f"missing entry {text}"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

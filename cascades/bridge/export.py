@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 
-from .._files import atomic_write
+from .._files import atomic_write, check_writable
 from ..nn._guard import guard
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "save_torch", "load_torch"]
@@ -72,20 +72,6 @@ def _check_path(path, name="path") -> str:
     except TypeError:
         raise TypeError(f"{name} must be a str or os.PathLike file path, got {type(path).__name__}") from None
     return os.fsdecode(text)
-
-
-def _check_output_path(path) -> str:
-    """The file path to write: FileNotFoundError / IsADirectoryError / PermissionError naming it, before
-    any work is done (the temporary file of the atomic write would name only itself)."""
-    text = _check_path(path)
-    folder = os.path.dirname(os.path.abspath(text))
-    if os.path.isdir(text):
-        raise IsADirectoryError(f"path {text!r} is a directory; give a file name such as {text!r}/model.pt")
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"path {text!r}: the directory {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise PermissionError(f"path {text!r}: the directory {folder!r} is not writable")
-    return text
 
 
 def save_torch(model, path, *, recommendation=None):
@@ -157,7 +143,7 @@ def save_torch(model, path, *, recommendation=None):
     if recommendation is not None and not callable(getattr(recommendation, "to_json", None)):
         raise TypeError(f"recommendation must be a cascades.bridge.Recommendation or None, got "
                         f"{type(recommendation).__name__}")
-    path = _check_output_path(path)
+    path = check_writable(_check_path(path))  # before any work: the error names the path
     tensors = list(model.parameters()) + list(model.buffers())
     nbytes = sum(t.numel() * t.element_size() for t in tensors if not t.is_meta)
     # the masked CPU copies (at most one per tensor) and the serialised bytes
