@@ -48,6 +48,7 @@ from scipy import special, stats
 from ._arrays import readonly as _readonly
 from ._memory import check_memory
 from ._rng import as_generator
+from ._special import binom_pmf
 from ._validation import check_int, check_int_array, check_probability, check_real
 
 __all__ = [
@@ -706,7 +707,7 @@ class Binomial(DegreeDistribution):
     def _table(self, K):
         k = np.arange(K + 1)
         try:
-            return stats.binom.pmf(k, self.n, self.p)
+            return binom_pmf(k, self.n, self.p)
         except OverflowError:  # scipy (boost) overflows for subnormal p: use logs
             n, p = self.n, self.p
             log_pmf = (

@@ -58,6 +58,7 @@ from . import _dist_kernels as _k
 from ._arrays import readonly
 from ._memory import check_memory
 from ._rng import as_generator
+from ._special import binom_pmf
 from ._validation import check_int, check_probability, check_real
 from .graphs import Graph
 from .meanfield import MAX_TOL
@@ -1597,12 +1598,12 @@ def star_size_distribution(n_leaves, model, seed_probability, *, leaf_model=None
     b = 0.0 if a >= 1.0 else float(min(1.0, max(0.0, (gl[1] - a) / (1.0 - a))))
     pmf = np.zeros(d + 2)
     m = np.arange(d + 1)
-    bm = stats.binom.pmf(m, d, a)
+    bm = binom_pmf(m, d, a)
     pmf[: d + 1] += bm * (1.0 - gc)
     for mm in range(d + 1):
         if bm[mm] * gc[mm] == 0.0:
             continue
-        extra = stats.binom.pmf(np.arange(d - mm + 1), d - mm, b)
+        extra = binom_pmf(np.arange(d - mm + 1), d - mm, b)
         pmf[mm + 1 : d + 2] += bm[mm] * gc[mm] * extra
     pmf = np.clip(pmf, 0.0, None)
     return SizeDistribution(pmf / pmf.sum(), "star", {"n_leaves": d})

@@ -70,12 +70,12 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from scipy.sparse import linalg as splinalg
 
 from . import _mp_kernels as _k
 from ._arrays import readonly as _readonly
 from ._memory import check_memory
+from ._special import binom_pmf, binom_sf
 from ._validation import check_int, check_int_array, check_probability, check_real
 from .degrees import PMF_SUM_TOL, TAIL_TOL, DegreeDistribution, Empirical
 from .graphs import Graph
@@ -748,10 +748,10 @@ class _BinomialSums:
         out = np.zeros(self.size)
         if self.item.size:  # (np.bincount of no items is an int64 array even with float weights)
             out += np.bincount(
-                self.item, weights=stats.binom.pmf(self.m, self.n, q[self.item]) * self.f, minlength=self.size
+                self.item, weights=binom_pmf(self.m, self.n, q[self.item]) * self.f, minlength=self.size
             )
         if self.tail_c.size:
-            out[self.has_tail] += self.tail_f * stats.binom.sf(self.tail_c - 1, self.tail_n, q[self.has_tail])
+            out[self.has_tail] += self.tail_f * binom_sf(self.tail_c - 1, self.tail_n, q[self.has_tail])
         return out
 
 

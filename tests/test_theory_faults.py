@@ -478,3 +478,19 @@ def test_message_passing_probabilities_never_pass_one():
     undirected = cascades.erdos_renyi(300, 6, rng=1)
     mp = cascades.message_passing(undirected, cascades.FractionalThreshold(0.05), 0.2)
     assert np.all(mp.node_probabilities <= 1.0) and np.all(mp.messages <= 1.0)
+
+
+@pytest.mark.parametrize("tiny", [2.225073858507203e-309, 2.2250738585072014e-308, 1e-305])
+def test_binomials_survive_probabilities_near_the_smallest_float(tiny):
+    # Found by the slow property profile: scipy's binom.pmf raised OverflowError (Boost's
+    # ibeta_derivative) at p = 2.2250738585072014e-308 inside final_size_correlated.
+    rng = np.random.default_rng(0)
+    joint = rng.random((5, 5))
+    joint[0, :] = joint[:, 0] = 0
+    joint = joint + joint.T
+    joint /= joint.sum()
+    res = cascades.final_size_correlated(
+        cascades.FractionalThreshold(0.25), cascades.DegreeCorrelation(joint), tiny
+    )
+    assert tiny * (1 - 1e-12) <= res.size <= 1.0  # a probability, and the seeds stay active
+    assert cascades.Binomial(10, tiny).pmf()[0] == 1.0

@@ -27,8 +27,9 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg
 
+from .._special import binom_pmf
 from .._validation import check_int_array, check_real
 from ..models import AbsoluteThreshold, CascadeModel
 from ._guard import F8, guard, shown
@@ -246,7 +247,7 @@ def sparse_signal_propagation(
     for l in range(1, L + 1):
         n_in, p = w[l - 1], dens[l - 1]
         k = np.arange(n_in + 1)
-        pmf = stats.binom.pmf(k, n_in, p)
+        pmf = binom_pmf(k, n_in, p)
         s_k = np.full(n_in + 1, sw2 / (p * n_in)) if scaling == "layer" else sw2 / np.maximum(k, 1)
         with np.errstate(over="ignore"):  # an overflow to inf is refused by name just below
             qk = s_k * k * m_prev + sb2
@@ -429,22 +430,22 @@ def layered_cascade_sizes(model, widths, densities, *, rho0, method="tree") -> n
             n, p = w[l - 1], dens[l - 1]
             F = _response_table(model, n)
             k = np.arange(n + 1)
-            pk = stats.binom.pmf(k, n, p)
-            pm = stats.binom.pmf(k[:, None], k[None, :], out[l - 1])  # [m, k]
+            pk = binom_pmf(k, n, p)
+            pm = binom_pmf(k[:, None], k[None, :], out[l - 1])  # [m, k]
             out[l] = _probability(pk @ np.sum(pm * F, axis=0))
         return out
-    dist = stats.binom.pmf(np.arange(w[0] + 1), w[0], rho0)  # law of A_0
+    dist = binom_pmf(np.arange(w[0] + 1), w[0], rho0)  # law of A_0
     for l in range(1, L + 1):
         n, p = w[l - 1], dens[l - 1]
         F = _response_table(model, n)
         f = np.empty(n + 1)
         for a in range(n + 1):
-            bm = stats.binom.pmf(np.arange(a + 1), a, p)
-            bj = stats.binom.pmf(np.arange(n - a + 1), n - a, p)
+            bm = binom_pmf(np.arange(a + 1), a, p)
+            bj = binom_pmf(np.arange(n - a + 1), n - a, p)
             idx = np.arange(a + 1)[:, None] + np.arange(n - a + 1)[None, :]
             f[a] = _probability(bm @ F[np.arange(a + 1)[:, None], idx] @ bj)
         out[l] = _probability(dist @ f)
-        dist = dist @ stats.binom.pmf(np.arange(w[l] + 1)[None, :], w[l], f[:, None])
+        dist = dist @ binom_pmf(np.arange(w[l] + 1)[None, :], w[l], f[:, None])
     return out
 
 
