@@ -175,3 +175,24 @@ def test_bad_invocations_are_one_line_exit_2(args, capsys):
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0], err
+
+
+def test_graph_info_on_a_corrupt_graph_exits_2(tmp_path, capsys):
+    # `cascades graph info` printed a summary and exited 0 for a file whose ids exceed n.
+    g = cascades.erdos_renyi(50, 3, rng=0)
+    indices = np.array(g.indices)
+    indices[0] = 10**6
+    path = tmp_path / "corrupt.npz"
+    np.savez(
+        path,
+        format_version=np.array(1),
+        kind=np.array("Graph"),
+        indptr=g.indptr,
+        indices=indices,
+        directed=np.array(False),
+        info=np.array("{}"),
+    )
+    code = main(["graph", "info", str(path)])
+    captured = capsys.readouterr()
+    assert_one_line_error(code, captured.err, "corrupt.npz")
+    assert "node ids" in captured.err and captured.out == ""
