@@ -61,6 +61,7 @@ from .meanfield import (
     q_map,
     q_trajectory,
 )
+from .residual import residual_propagate, stable_branch_scale
 from .simulate import NetworkSimulation, gaussian_inputs, simulate_network
 from .sparse import (
     SparseLayerStats,
@@ -131,4 +132,7 @@ __all__ = [
     "simulate_network",
     "NetworkSimulation",
     "gaussian_inputs",
+    # residual networks
+    "residual_propagate",
+    "stable_branch_scale",
 ]
