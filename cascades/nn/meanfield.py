@@ -1424,6 +1424,18 @@ def propagate(
     depth = check_int("depth", depth, low=0)
     r = _keep(keep, sw)
     n, n2 = _nodes("n", n), _nodes("n2", n2)
+    advice = "q_trajectory for the lengths"
+    return _covariance_iteration(act, sw, sb, a, b, c0, depth, keep=r, n=n, n2=n2, advice=advice)
+
+
+def _covariance_iteration(act, sw, sb, a, b, c0, depth, *, skip2=0.0, branch2=1.0, keep=1.0, n=None,
+                          n2=None, unit="layers", advice=""):
+    """(q11, q22, q12) <- skip2 (q11, q22, q12) + branch2 C(q11, q22, q12) for ``depth`` steps.
+
+    C is :func:`covariance_map`. A plain network (:func:`propagate`) has skip2 = 0 and branch2 = 1
+    (then the update is exactly C); a residual one (:func:`cascades.nn.residual_propagate`) has
+    alpha^2 and beta^2. Arguments are validated by the callers. Returns the :class:`Trajectory`.
+    """
     guard(4 * F8 * (depth + 1), parameter=f"depth = {depth}", what="the trajectory")
     out = np.empty((4, depth + 1))
     q12 = c0 * math.sqrt(a) * math.sqrt(b)
@@ -1434,14 +1446,20 @@ def propagate(
             break
         if max(a, b) > _VARIANCE_MAX:
             raise ValueError(
-                f"depth = {depth}: the lengths pass {_VARIANCE_MAX:g} after {l} layers (q11 = {a:.4g}, "
-                f"q22 = {b:.4g}: the length map of sigma_w2 = {sw:g}, sigma_b2 = {sb:g} diverges), where "
-                f"the 2-D expectations overflow float64; use depth <= {l}, or q_trajectory for the lengths"
+                f"depth = {depth}: the lengths pass {_VARIANCE_MAX:g} after {l} {unit} (q11 = {a:.4g}, "
+                f"q22 = {b:.4g}: the map of sigma_w2 = {sw:g}, sigma_b2 = {sb:g} diverges), where "
+                f"the 2-D expectations overflow float64; use depth <= {l}"
+                + (f", or {advice}" if advice else "")
             )
-        cov = covariance_map(act, sw, sb, a, b, q12, keep=r, n=n, n2=n2)
-        a, b = float(cov.q11), float(cov.q22)
+        cov = covariance_map(act, sw, sb, a, b, q12, keep=keep, n=n, n2=n2)
+        if skip2 == 0.0 and branch2 == 1.0:  # a plain layer: exactly the covariance map
+            a, b, q12 = float(cov.q11), float(cov.q22), float(cov.q12)
+        else:
+            a = skip2 * a + branch2 * float(cov.q11)
+            b = skip2 * b + branch2 * float(cov.q22)
+            q12 = skip2 * q12 + branch2 * float(cov.q12)
         root = math.sqrt(a) * math.sqrt(b)
-        q12 = float(np.clip(cov.q12, -root, root))
+        q12 = float(np.clip(q12, -root, root))
     return Trajectory(*out)
 
 

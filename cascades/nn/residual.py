@@ -31,12 +31,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .._validation import check_int, check_real
-from ._guard import F8, guard
 from .activations import ActivationLike, get_activation
-from .meanfield import _VARIANCE_MAX, Trajectory, _nodes, _variance, covariance_map
+from .meanfield import Trajectory, _covariance_iteration, _nodes, _variance
 
 __all__ = ["residual_propagate", "stable_branch_scale"]
 
@@ -127,23 +124,7 @@ def residual_propagate(
     else:
         be2 = check_real("beta", beta, low=0) ** 2
     n, n2 = _nodes("n", n), _nodes("n2", n2)
-    guard(4 * F8 * (depth + 1), parameter=f"depth = {depth}", what="the trajectory")
-    out = np.empty((4, depth + 1))
-    q12 = c0 * math.sqrt(a) * math.sqrt(b)
-    for l in range(depth + 1):
-        root = math.sqrt(a) * math.sqrt(b)
-        out[:, l] = a, b, q12, (q12 / root if root > 0 else 1.0)
-        if l == depth:
-            break
-        if max(a, b) > _VARIANCE_MAX:
-            raise ValueError(
-                f"depth = {depth}: the lengths pass {_VARIANCE_MAX:g} after {l} blocks (q11 = {a:.4g}, "
-                f"q22 = {b:.4g}), where the 2-D expectations overflow float64; use depth <= {l}, or a "
-                "smaller alpha or beta"
-            )
-        cov = covariance_map(act, sw, sb, a, b, q12, n=n, n2=n2)
-        a = al2 * a + be2 * float(cov.q11)
-        b = al2 * b + be2 * float(cov.q22)
-        root = math.sqrt(a) * math.sqrt(b)
-        q12 = float(np.clip(al2 * q12 + be2 * float(cov.q12), -root, root))
-    return Trajectory(*out)
+    return _covariance_iteration(
+        act, sw, sb, a, b, c0, depth, skip2=al2, branch2=be2, n=n, n2=n2, unit="blocks",
+        advice="a smaller alpha or beta",
+    )
