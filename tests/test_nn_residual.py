@@ -92,6 +92,8 @@ def test_theory_against_simulated_wide_networks(act):
     [
         (dict(beta=-0.1), "beta"),
         (dict(alpha=float("nan")), "alpha"),
+        (dict(alpha=1e200), "alpha"),
+        (dict(beta=1e200), "beta"),
         (dict(depth=-1), "depth"),
         (dict(c=1.5), "c must"),
         (dict(sigma_w2=1e300), "sigma_w2"),

@@ -85,9 +85,9 @@ def residual_propagate(
     c : float
         Correlation of the two inputs, in [-1, 1].
     alpha : float
-        Skip weight (any finite number; only alpha^2 enters).
+        Skip weight in [-1e50, 1e50] (only alpha^2 enters).
     beta : float, optional
-        Branch scale >= 0; default 1 / sqrt(depth) (:func:`stable_branch_scale`), or 1 for depth 0.
+        Branch scale in [0, 1e50]; default 1 / sqrt(depth) (:func:`stable_branch_scale`), or 1 for depth 0.
     n, n2 : int, optional
         Quadrature, as in :func:`cascades.nn.propagate`.
 
@@ -118,11 +118,12 @@ def residual_propagate(
     b = a if q22 is None else _variance("q22", q22)
     c0 = check_real("c", c, low=-1, high=1)
     depth = check_int("depth", depth, low=0)
-    al2 = check_real("alpha", alpha) ** 2
+    # alpha^2 and beta^2 scale variances: bounded like them (1e100)
+    al2 = check_real("alpha", alpha, low=-1e50, high=1e50) ** 2
     if beta is None:
         be2 = 1.0 / depth if depth > 0 else 1.0
     else:
-        be2 = check_real("beta", beta, low=0) ** 2
+        be2 = check_real("beta", beta, low=0, high=1e50) ** 2
     n, n2 = _nodes("n", n), _nodes("n2", n2)
     return _covariance_iteration(
         act, sw, sb, a, b, c0, depth, skip2=al2, branch2=be2, n=n, n2=n2, unit="blocks",
