@@ -436,3 +436,35 @@ def test_sparse_signal_propagation_and_masks(profile):
                 assert mask.shape == (int(b), int(a))
 
     prop()
+
+
+def test_residual_propagation(profile):
+    @PROFILES[profile]
+    @given(
+        activations,
+        st.one_of(st.floats(0.0, 4.0), hostile_reals),
+        st.one_of(st.floats(0.0, 1.0), hostile_reals),
+        st.one_of(st.floats(0.01, 4.0), hostile_reals),
+        st.one_of(st.integers(0, 30), hostile_ints),
+        st.one_of(st.floats(-1.0, 1.0), hostile_reals),
+        st.one_of(st.floats(-2.0, 2.0), hostile_reals),
+        st.one_of(st.none(), st.floats(0.0, 2.0), hostile_reals),
+    )
+    def prop(act, sigma_w2, sigma_b2, q0, depth, c, alpha, beta):
+        names = NN_NAMES + ("q11", "alpha", "beta")
+        t = outcome(
+            nn.residual_propagate,
+            act,
+            sigma_w2,
+            sigma_b2,
+            q0,
+            depth,
+            c=c,
+            alpha=alpha,
+            beta=beta,
+            names=names,
+        )
+        if t is not None:
+            assert np.all(t.q11 >= 0) and np.all(np.isfinite(t.q11)) and np.all(np.abs(t.c) <= 1)
+
+    prop()
