@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 
 from . import __version__
 from ._cli_types import nonneg_int as _nonneg_int
@@ -315,14 +316,7 @@ def _cmd_info(args) -> int:
 
 
 # What a bad argument, a bad file or an impossible request raises: one line, exit 2.
-_INPUT_ERRORS = (ValueError, TypeError, OSError, MemoryError, EOFError, LookupError)
-
-
-def _input_errors() -> tuple:
-    """The exception types that mean "your input or the machine", not "a bug in cascades"."""
-    import zipfile
-
-    return (*_INPUT_ERRORS, zipfile.BadZipFile)
+_INPUT_ERRORS = (ValueError, TypeError, OSError, MemoryError, EOFError, LookupError, zipfile.BadZipFile)
 
 
 def main(argv=None) -> int:
@@ -349,7 +343,7 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # `cascades ... | head`: the reader left; nothing more to say
         _silence_stdout()
         return 141
-    except _input_errors() as exc:
+    except _INPUT_ERRORS as exc:
         if debug:
             raise
         print(f"cascades: error: {_message(exc)}", file=sys.stderr)

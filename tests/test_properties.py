@@ -73,7 +73,7 @@ def degree_distributions(draw):
     return cascades.Empirical, (np.array(values, dtype=float),), {}
 
 
-def test_degree_distributions(profile):
+def test_degree_distributions_and_giant_component(profile):
     @PROFILES[profile]
     @given(degree_distributions())
     def prop(spec):
@@ -87,6 +87,9 @@ def test_degree_distributions(profile):
         assert np.all(pmf >= 0) and np.all(np.isfinite(pmf))
         assert abs(pmf.sum() - 1.0) < 1e-6, pmf.sum()
         assert math.isfinite(dist.mean) and dist.mean >= 0
+        gc = outcome(cascades.giant_component, dist, names=DEGREE_NAMES)
+        if gc is not None:
+            assert in_unit(gc.size) and in_unit(gc.u)
 
     prop()
 
@@ -393,21 +396,6 @@ def test_torch_entry_points_refuse_wrong_kinds(profile):
         assert outcome(cascades.apply_to, thing, rec, names=names) is None
         assert outcome(cascades.masks_from, thing, names=names) is None
         assert outcome(cascades.read_module, thing, names=names) is None
-
-    prop()
-
-
-def test_giant_component(profile):
-    @PROFILES[profile]
-    @given(degree_distributions())
-    def prop(spec):
-        cls, args, kwargs = spec
-        dist = outcome(cls, *args, names=DEGREE_NAMES, **kwargs)
-        if dist is None:
-            return
-        gc = outcome(cascades.giant_component, dist, names=DEGREE_NAMES)
-        if gc is not None:
-            assert in_unit(gc.size) and in_unit(gc.u)
 
     prop()
 

@@ -1452,12 +1452,10 @@ def _covariance_iteration(act, sw, sb, a, b, c0, depth, *, skip2=0.0, branch2=1.
                 + (f", or {advice}" if advice else "")
             )
         cov = covariance_map(act, sw, sb, a, b, q12, keep=keep, n=n, n2=n2)
-        if skip2 == 0.0 and branch2 == 1.0:  # a plain layer: exactly the covariance map
-            a, b, q12 = float(cov.q11), float(cov.q22), float(cov.q12)
-        else:
-            a = skip2 * a + branch2 * float(cov.q11)
-            b = skip2 * b + branch2 * float(cov.q22)
-            q12 = skip2 * q12 + branch2 * float(cov.q12)
+        # a plain layer (0, 1) gives exactly the covariance map: a, q12 are finite, 0 * a + 1 * x == x
+        a = skip2 * a + branch2 * float(cov.q11)
+        b = skip2 * b + branch2 * float(cov.q22)
+        q12 = skip2 * q12 + branch2 * float(cov.q12)
         root = math.sqrt(a) * math.sqrt(b)
         q12 = float(np.clip(q12, -root, root))
     return Trajectory(*out)
