@@ -400,6 +400,32 @@ def _is_torch_module(obj) -> bool:
     return hasattr(obj, "modules") and hasattr(obj, "parameters") and callable(obj.modules)
 
 
+def _input_stats(q0):
+    from .graph import InputStats
+
+    return InputStats(q=q0)
+
+
+def _graph_reading(module, weights, input_shape, example_input) -> bool:
+    """True when a torch module is read as a computation graph rather than as a chain of layers."""
+    if input_shape is not None or example_input is not None or weights == "isometric":
+        if weights == "isometric" and input_shape is None and example_input is None:
+            raise ValueError("weights='isometric' reads the module as a computation graph: give input_shape= "
+                             "(batch first) or example_input=")
+        return True
+    from .trace import read_module
+
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            read_module(module)
+    except ValueError as exc:
+        raise ValueError(f"{type(module).__name__} is not a plain chain of Linear / Conv2d layers ({exc}); "
+                         f"recommend reads such a module as a computation graph, which needs the input's "
+                         f"shape: give input_shape= (batch first) or example_input=") from None
+    return False
+
+
 def _read_architecture(architecture, activation, readout):
     """Layer shapes, the activation after every layer (None: read-out) and the activation names."""
     if _is_torch_module(architecture):
@@ -473,6 +499,12 @@ def recommend(
     flow_preserving=False,
     q0=1.0,
     weights="gaussian",
+    input_shape=None,
+    example_input=None,
+    branch_scale="stable",
+    logit_variance=1.0,
+    pass_through=(),
+    rng=0,
 ) -> Recommendation:
     """Recommended initialization and sparse topology for an architecture.
 
@@ -534,12 +566,23 @@ def recommend(
         Mask options (see :func:`cascades.bridge.topology.draw_masks`), recorded for export.
     q0 : float
         Mean squared input entry (> 0): the first layer is scaled for it.
-    weights : {"gaussian", "orthogonal"}
+    weights : {"gaussian", "orthogonal", "isometric"}
         Weight law used by the export (:func:`cascades.bridge.weights.draw_weights`): Gaussian, or
         orthogonal (Haar for dense layers, the approximate isometry of Lee et al. 2020 on a mask), at
         the same mean squared entry. The q and c maps are the same in the mean-field limit; what
         changes is the predicted Jacobian spectrum variance (s_1 = 0 instead of -1) and, on a mask,
-        the spread of q across units (that of the per-neuron rule).
+        the spread of q across units (that of the per-neuron rule). "isometric" (a torch module,
+        dense): the isometric scheme the theory knows for the architecture,
+        :func:`cascades.bridge.isometric_init` (looks-linear for ReLU chains, RISOTTO for ReLU
+        residual blocks, orthogonal where it suffices); the result says which layer got which.
+    input_shape, example_input : optional
+        For a torch module: read it as a computation graph (:func:`cascades.bridge.recommend_network`)
+        on an input of this shape (batch first) or this example. Needed for every module that is not
+        a plain chain of Linear / Conv2d layers and activations (residual additions, normalization,
+        attention, Conv1d / Conv3d / grouped convolutions, Embedding, ...); the result is then a
+        :class:`~cascades.bridge.NetworkRecommendation` with a per-node table.
+    branch_scale, logit_variance, pass_through, rng
+        Graph reading only: see :func:`cascades.bridge.recommend_network`.
 
     Returns
     -------
@@ -612,6 +655,26 @@ def recommend(
     >>> Recommendation.from_json(rec.to_json()) == rec
     True
     """
+    if _is_torch_module(architecture):
+        graph = _graph_reading(architecture, weights, input_shape, example_input)
+        if graph:
+            from .network import recommend_network
+
+            if sigma_w2 is not None or sigma_b2 is not None or per_neuron or overrides or in_degree_regular \
+                    or flow_preserving or scheme != "erk":
+                raise ValueError(
+                    "the graph reading (input_shape / example_input, or an architecture that is not a plain "
+                    "chain) supports q_star, density (ERK), weights, branch_scale, logit_variance, "
+                    "readout_variance and pass_through; not sigma_w2, sigma_b2, per_neuron, overrides, "
+                    "in_degree_regular, flow_preserving or another scheme")
+            return recommend_network(architecture, example_input, input_shape=input_shape, q_star=q_star,
+                                     density=density, weights=weights, branch_scale=branch_scale,
+                                     logit_variance=logit_variance, readout_variance=readout_variance,
+                                     pass_through=pass_through, rng=rng,
+                                     inputs=None if q0 == 1.0 else _input_stats(q0))
+    elif weights == "isometric":
+        raise ValueError("weights='isometric' needs a torch module (the scheme depends on its structure); "
+                         "for an MLP given by widths use to_torch(..., looks_linear=True)")
     shapes, acts = _read_architecture(architecture, activation, readout)
     L = len(shapes)
     density = check_real("density", density, low=0, high=1, low_open=True)

@@ -390,6 +390,10 @@ def apply_to(module, recommendation, *, rng=None):
     True
     """
     _check_module(module)
+    from .network import NetworkRecommendation, apply_network
+
+    if isinstance(recommendation, NetworkRecommendation):  # from the graph reading of recommend
+        return apply_network(module, recommendation, rng=rng)
     _check_recommendation(recommendation)
     layers = _forward_order(module)
     shapes = recommendation.shapes

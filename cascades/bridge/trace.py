@@ -81,6 +81,12 @@ def _weight_layers(module):
                 raise ValueError(f"module layer {name!r} is a grouped Conv2d (groups={sub.groups}); "
                                  "unsupported")
             out.append((name, sub))
+        elif any(isinstance(p, nn.Parameter) and p.dim() >= 2 for p in sub._parameters.values()):
+            own = [k for k, p in sub._parameters.items() if isinstance(p, nn.Parameter) and p.dim() >= 2]
+            raise ValueError(
+                f"module layer {name!r} of type {type(sub).__name__} holds the weight {own[0]!r}, which the "
+                f"chain reader does not cover (only Linear and Conv2d weight layers): read the module as a "
+                f"computation graph (recommend(..., input_shape=...))")
         elif not list(sub.children()):
             w = getattr(sub, "weight", None)
             if isinstance(w, nn.Parameter) and w.dim() >= 2:
