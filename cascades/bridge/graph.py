@@ -285,6 +285,8 @@ def _trace_with_shapes(module, example):
                 return explicit(m, *args, **kwargs)
             return super().call_module(m, forward, args, kwargs)
 
+    if _is_leaf(module):  # a bare layer: trace it as the only layer "0" of a Sequential
+        module = torch.nn.Sequential(module)
     explicit = _explicit_forward(module)
     cls = type(module)
     try:
@@ -1156,6 +1158,13 @@ def _h_conv(w: _Walker, node, mod):
     )
     kind = type(mod).__name__
     note = f"s_w={sw:.4g} s_b={sb:.4g}" + (f" border {f_q:.4g}" if f_q < 1 - 1e-12 else "")
+    if transposed and any(st > 1 for st in mod.stride):
+        w.notes.append(f"{_row_name(node)}: a strided transposed convolution gives its outputs different taps, so "
+                       f"pairs of positions downstream differ in correlation; c_pos and c_x after it are averages "
+                       f"over pairs, mapped as if every pair had the average (approximate)")
+    elif f_q < 1 - 1e-12:
+        w.notes.append(f"{_row_name(node)}: zero padding gives border outputs fewer taps; q is the exact average "
+                       f"over positions, the maps after it treat every position alike (approximate at borders)")
     w.record(
         node,
         out,
@@ -1251,6 +1260,7 @@ def _h_batchnorm(w: _Walker, node, mod):
             f"{w.where(node)} normalizes one value per channel (batch {B} x {P} positions); "
             f"give an example input with batch size > 1"
         )
+    _small_group(w, node, N)
     Kc, Kp, Kx = (0.0 if not math.isfinite(K) else K for K in s.K())
     r = (s.q + (P - 1) * Kp + (B - 1) * Kc + (B - 1) * (P - 1) * Kx) / N
     out = _norm_ref(s, mod.eps, gamma2, beta2, mb, r, r, r)
@@ -1259,10 +1269,21 @@ def _h_batchnorm(w: _Walker, node, mod):
     w.record(node, out, f"{type(mod).__name__} (batch statistics, B={B})")
 
 
+_SMALL_GROUP = 64
+
+
+def _small_group(w, node, size):
+    """Note a normalization over few entries: its output is Gaussian only as the group grows."""
+    if size < _SMALL_GROUP:
+        w.notes.append(f"{_row_name(node)} normalizes groups of {size} entries: the propagation treats its output "
+                       f"as Gaussian, which holds as the group grows (corrections of order 1/{size})")
+
+
 def _per_input_norm(w, node, s, n_f, n_p, eps, gamma2, beta2, mb, what, center=True):
     Kc, Kp, Kx = (0.0 if not math.isfinite(K) else K for K in s.K())
     m2 = s.mean * s.mean
     g = n_f * n_p
+    _small_group(w, node, g)
     if center:
         r_same = (s.q + (n_p - 1) * Kp + (n_f - 1) * n_p * m2) / g
         r_cross = (Kc + (n_p - 1) * Kx + (n_f - 1) * n_p * m2) / g
@@ -1672,6 +1693,13 @@ def _explicit_forward(m):
     return None
 
 
+def _root(module):
+    """The module the graph's paths refer to: a bare layer is traced as layer "0" of a Sequential."""
+    import torch.nn as nn
+
+    return nn.Sequential(module) if _is_leaf(module) else module
+
+
 def _is_leaf(m) -> bool:
     """Modules fx keeps whole: the covered ones and every other torch.nn module but the containers."""
     import torch.nn as nn
@@ -1757,12 +1785,13 @@ def signal_graph(
         pass_through = (pass_through,)
     example = _example(module, example_input, input_shape, input_dtype)
     gm = _trace_with_shapes(module, example)
-    walker = _Walker(gm, module, inputs, pass_through, variances, module.training)
+    walker = _Walker(gm, _root(module), inputs, pass_through, variances, module.training)
     try:
         out = walker.run()
     except _Unsupported as exc:
         raise ValueError(str(exc)) from None
     notes = ["positions treated as exchangeable (every pair of positions has the same correlation)"]
+    notes += walker.notes
     if walker.used_pass:
         notes.append(f"pass-through (statistics copied, not predicted): {', '.join(walker.used_pass)}")
     return SignalGraph(

@@ -41,7 +41,7 @@ import numpy as np
 from .._rng import as_generator
 from .._validation import check_real
 from ..nn.criticality import critical_point
-from .graph import InputStats, SignalGraph, _example, _func_name, _trace_with_shapes, _Unsupported, _Walker
+from .graph import InputStats, SignalGraph, _example, _func_name, _is_leaf, _root, _trace_with_shapes, _Unsupported, _Walker
 
 __all__ = ["NetworkLayer", "NetworkRecommendation", "apply_network", "recommend_network"]
 
@@ -125,8 +125,9 @@ class NetworkRecommendation:
     ----------
     layers : tuple of NetworkLayer
         Every weight layer, attention module, embedding and normalization, in forward order.
-    signal : SignalGraph
-        The predicted state of every tensor under this initialization.
+    signal : SignalGraph or None
+        The predicted state of every tensor under this initialization (None for isometric weights,
+        whose exact statement is in ``notes``).
     weights : str
         "gaussian" or "isometric".
     q_star : float
@@ -190,9 +191,8 @@ class NetworkRecommendation:
         lines = head + ["", "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-        if self.schemes:
-            lines += ["", "isometric schemes: " + ", ".join(f"{n}: {s}" for n, s in self.schemes)]
-        lines += ["", "predicted signal per node:", str(self.signal)]
+        if self.signal is not None:
+            lines += ["", "predicted signal per node:", str(self.signal)]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -597,28 +597,37 @@ def recommend_network(
         pass_through = (pass_through,)
     example = _example(module, example_input, input_shape, input_dtype)
     gm = _trace_with_shapes(module, example)
-    L = _n_residual(gm, module)
+    root = _root(module)
+    L = _n_residual(gm, root)
     if branch_scale == "stable":
         beta = 1.0 / math.sqrt(L) if L else 1.0
     elif branch_scale == "none":
         beta = 1.0
     else:
         beta = check_real("branch_scale", branch_scale, low=0, low_open=True, high=1e50)
-    dens = _erk_densities(_weight_tensors(gm, module), density)
+    dens = _erk_densities(_weight_tensors(gm, root), density)
     notes = []
     if weights == "isometric":
-        from .graph import signal_graph
         from .isometric import isometric_init
 
-        clone = copy.deepcopy(module)
-        report = isometric_init(clone, rng=rng)
-        signal = signal_graph(clone, *example, inputs=inputs, pass_through=pass_through)
-        schemes = tuple(sorted(report.schemes.items())) if hasattr(report, "schemes") else ()
-        if not getattr(report, "isometric", False):
-            notes.append(f"not exactly isometric: {getattr(report, 'reason', '')}")
+        report = isometric_init(copy.deepcopy(module), rng=rng)  # the structure and schemes, on a copy
+        if report.isometric:
+            notes.append(
+                "exact at initialization: the network computes a linear map whose singular values are all 1, so "
+                "every input's squared norm and every pair's inner product reach the output unchanged (no "
+                "mean-field approximation; the per-node Gaussian table does not apply to these correlated weights)"
+            )
+        else:
+            notes.append(f"not exactly isometric: {report.reason}")
+        notes += list(report.notes)
+        layers = tuple(
+            NetworkLayer(lay.name, lay.type, lay.scheme, lay.in_features, 1.0, math.nan, 0.0, math.nan, 0.0,
+                         math.nan)
+            for lay in report.layers
+        )
         return NetworkRecommendation(
-            layers=(),
-            signal=signal,
+            layers=layers,
+            signal=None,
             weights="isometric",
             q_star=q_star,
             branch_scale=1.0,
@@ -627,12 +636,12 @@ def recommend_network(
             readout_variance=readout_variance,
             density=1.0,
             input_shape=tuple(example[0].shape),
-            schemes=schemes,
+            schemes=tuple(report.schemes.items()),
             notes=tuple(notes),
         )
     walker = _Recommender(
         gm,
-        module,
+        root,
         inputs,
         pass_through,
         module.training,
@@ -647,6 +656,7 @@ def recommend_network(
     except _Unsupported as exc:
         raise ValueError(str(exc)) from None
     notes.append("positions treated as exchangeable (every pair of positions has the same correlation)")
+    notes += walker.notes
     if walker.used_pass:
         notes.append(f"pass-through (statistics copied, not predicted): {', '.join(walker.used_pass)}")
     signal = SignalGraph(
@@ -736,7 +746,7 @@ def apply_network(module, recommendation: NetworkRecommendation, *, rng=None):
     with torch.no_grad():
         for lay in recommendation.layers:
             try:
-                mod = module.get_submodule(lay.name) if lay.name else module
+                mod = module if (lay.name == "0" and _is_leaf(module)) else module.get_submodule(lay.name)
             except AttributeError:
                 raise ValueError(
                     f"module has no submodule {lay.name!r}: the recommendation was made for another module"
