@@ -1159,12 +1159,16 @@ def _h_conv(w: _Walker, node, mod):
     kind = type(mod).__name__
     note = f"s_w={sw:.4g} s_b={sb:.4g}" + (f" border {f_q:.4g}" if f_q < 1 - 1e-12 else "")
     if transposed and any(st > 1 for st in mod.stride):
-        w.notes.append(f"{_row_name(node)}: a strided transposed convolution gives its outputs different taps, so "
-                       f"pairs of positions downstream differ in correlation; c_pos and c_x after it are averages "
-                       f"over pairs, mapped as if every pair had the average (approximate)")
+        w.notes.append(
+            f"{_row_name(node)}: a strided transposed convolution gives its outputs different taps, so "
+            f"pairs of positions downstream differ in correlation; c_pos and c_x after it are averages "
+            f"over pairs, mapped as if every pair had the average (approximate)"
+        )
     elif f_q < 1 - 1e-12:
-        w.notes.append(f"{_row_name(node)}: zero padding gives border outputs fewer taps; q is the exact average "
-                       f"over positions, the maps after it treat every position alike (approximate at borders)")
+        w.notes.append(
+            f"{_row_name(node)}: zero padding gives border outputs fewer taps; q is the exact average "
+            f"over positions, the maps after it treat every position alike (approximate at borders)"
+        )
     w.record(
         node,
         out,
@@ -1275,8 +1279,10 @@ _SMALL_GROUP = 64
 def _small_group(w, node, size):
     """Note a normalization over few entries: its output is Gaussian only as the group grows."""
     if size < _SMALL_GROUP:
-        w.notes.append(f"{_row_name(node)} normalizes groups of {size} entries: the propagation treats its output "
-                       f"as Gaussian, which holds as the group grows (corrections of order 1/{size})")
+        w.notes.append(
+            f"{_row_name(node)} normalizes groups of {size} entries: the propagation treats its output "
+            f"as Gaussian, which holds as the group grows (corrections of order 1/{size})"
+        )
 
 
 def _per_input_norm(w, node, s, n_f, n_p, eps, gamma2, beta2, mb, what, center=True):

@@ -41,7 +41,17 @@ import numpy as np
 from .._rng import as_generator
 from .._validation import check_real
 from ..nn.criticality import critical_point
-from .graph import InputStats, SignalGraph, _example, _func_name, _is_leaf, _root, _trace_with_shapes, _Unsupported, _Walker
+from .graph import (
+    InputStats,
+    SignalGraph,
+    _example,
+    _func_name,
+    _is_leaf,
+    _root,
+    _trace_with_shapes,
+    _Unsupported,
+    _Walker,
+)
 
 __all__ = ["NetworkLayer", "NetworkRecommendation", "apply_network", "recommend_network"]
 
@@ -621,8 +631,9 @@ def recommend_network(
             notes.append(f"not exactly isometric: {report.reason}")
         notes += list(report.notes)
         layers = tuple(
-            NetworkLayer(lay.name, lay.type, lay.scheme, lay.in_features, 1.0, math.nan, 0.0, math.nan, 0.0,
-                         math.nan)
+            NetworkLayer(
+                lay.name, lay.type, lay.scheme, lay.in_features, 1.0, math.nan, 0.0, math.nan, 0.0, math.nan
+            )
             for lay in report.layers
         )
         return NetworkRecommendation(
