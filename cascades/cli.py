@@ -101,6 +101,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="save the masked torch model (weights, masks, recommendation) to this file; it loads with "
         "cascades.load_torch or torch.load(..., weights_only=True)",
     )
+    rec.add_argument(
+        "--input-shape",
+        type=_shape,
+        default=None,
+        metavar="B,D1,...",
+        help="with --model: the input's shape, batch first (e.g. 8,3,32,32 or 8,16 for token ids); reads the "
+        "model as a computation graph and prints the per-node table (needed for residual, normalized, "
+        "attention and convolutional models that are not a plain chain)",
+    )
+    rec.add_argument(
+        "--branch-scale",
+        default="stable",
+        help="graph reading: residual branch scale, 'stable' (1/sqrt(L), the default), 'none' or a number",
+    )
+    rec.add_argument(
+        "--logit-variance",
+        type=_positive_float,
+        default=1.0,
+        help="graph reading: target variance of attention logits (default 1)",
+    )
+    rec.add_argument(
+        "--pass-through",
+        default="",
+        metavar="NAMES",
+        help="graph reading: comma-separated nodes, module paths, classes or functions whose statistics are "
+        "copied (an approximation you opt into, e.g. MaxPool2d)",
+    )
     rec.add_argument("--seed", type=_nonneg_int, default=0, help="seed of masks and weights (default 0)")
     rec.set_defaults(func=_cmd_recommend)
 
@@ -223,6 +250,35 @@ def _load_model(spec):
     return model
 
 
+def _shape(text):
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive ints like 8,3,32,32, got {text!r}") from None
+    if len(shape) < 2 or any(v < 1 for v in shape):
+        raise argparse.ArgumentTypeError(
+            f"expected a batch size and at least one more positive int, got {text!r}")
+    return shape
+
+
+def _graph_kwargs(args) -> dict:
+    """recommend's graph-reading options (only with --input-shape or a model that is not a plain chain)."""
+    branch = args.branch_scale
+    if branch not in ("stable", "none"):
+        try:
+            branch = float(branch)
+        except ValueError:
+            raise ValueError(
+                f"--branch-scale must be 'stable', 'none' or a positive number, got {branch!r}") from None
+    kwargs = dict(branch_scale=branch, logit_variance=args.logit_variance, rng=args.seed)
+    if args.pass_through:
+        kwargs["pass_through"] = tuple(n.strip() for n in args.pass_through.split(",") if n.strip())
+    if args.input_shape is not None:
+        kwargs["input_shape"] = args.input_shape
+    return kwargs
+
+
 def _recommend_kwargs(args) -> dict:
     """recommend's keyword arguments: the always-present options, plus the optional ones the user gave."""
     kwargs = dict(density=args.density, scheme=args.scheme, per_neuron=args.per_neuron, weights=args.weights)
@@ -247,7 +303,22 @@ def _cmd_recommend(args) -> int:
     text = sys.stderr if json_to_stdout else sys.stdout
     model = _load_model(args.model) if args.model is not None else None
     architecture = model if model is not None else (args.widths or [784, 300, 100, 10])
-    rec = lib.recommend(architecture, **_recommend_kwargs(args))
+    if args.input_shape is not None and model is None:
+        raise ValueError("--input-shape reads a --model as a computation graph; "
+                         "give --model FILE.py:FUNCTION")
+    kwargs = _recommend_kwargs(args)
+    if model is not None:
+        from .bridge.recommend import _graph_reading
+
+        if _graph_reading(model, args.weights, args.input_shape, None):
+            dropped = ("scheme", "per_neuron", "activation", "sigma_b2", "stability")
+            kwargs = {k: v for k, v in kwargs.items() if k not in dropped}
+            if args.scheme != "erk" or args.per_neuron or args.sigma_b2 is not None:
+                raise ValueError("the graph reading (--input-shape) takes --density (ERK), --q-star, --weights, "
+                                 "--branch-scale, --logit-variance and --pass-through; not --scheme, "
+                                 "--per-neuron or --sigma-b2")
+            kwargs.update(_graph_kwargs(args))
+    rec = lib.recommend(architecture, **kwargs)
     print(rec, file=text)
     if json_to_stdout:
         sys.stdout.write(rec.to_json(indent=2) + "\n")
@@ -262,7 +333,8 @@ def _cmd_recommend(args) -> int:
             out = lib.to_torch(rec, rng=args.seed)
         else:
             out = lib.apply_to(model, rec, rng=args.seed)
-        save_torch(out, args.torch_out, recommendation=rec)
+        graph = isinstance(rec, lib.bridge.NetworkRecommendation)
+        save_torch(out, args.torch_out, recommendation=None if graph else rec)
         lines = [f"masked torch model saved to {args.torch_out}; load it with"]
         if model is None:
             lines += [

@@ -56,6 +56,7 @@ class Block(nn.Module):
 # closed forms
 # ---------------------------------------------------------------------------------------------
 
+
 def test_chain_matches_the_covariance_map():
     net = nn.Sequential(nn.Linear(16, 32), nn.Tanh(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4))
     var = {"0": (1.7, 0.2, 0.0), "2": (2.1, 0.05, 0.0), "4": (1.0, 0.0, 0.0)}
@@ -91,12 +92,16 @@ def test_zero_padding_counts_the_taps_that_meet_the_input():
     g = signal_graph(conv, input_shape=(2, 1, 4), variances={"0": (2.0, 0.0, 0.0)})
     assert g.output.q == pytest.approx(2.0 * 10 / 12, rel=1e-14)
     # pairs of different outputs share a weight through the same tap only: sum n_t (n_t - 1) / (k P (P - 1))
-    g = signal_graph(conv, input_shape=(2, 1, 4), inputs=InputStats(c_pos=0.5), variances={"0": (2.0, 0.0, 0.0)})
+    g = signal_graph(
+        conv, input_shape=(2, 1, 4), inputs=InputStats(c_pos=0.5), variances={"0": (2.0, 0.0, 0.0)}
+    )
     k_pos = 2.0 * 0.5 * (3 * 2 + 4 * 3 + 3 * 2) / (3 * 4 * 3)
     assert g.output.c_pos * g.output.q == pytest.approx(k_pos, rel=1e-14)
     # circular padding: every tap meets every output
     circ = nn.Conv1d(1, 1, 3, padding=1, padding_mode="circular")
-    assert signal_graph(circ, input_shape=(2, 1, 4), variances={"0": (2.0, 0.0, 0.0)}).output.q == pytest.approx(2.0)
+    assert signal_graph(
+        circ, input_shape=(2, 1, 4), variances={"0": (2.0, 0.0, 0.0)}
+    ).output.q == pytest.approx(2.0)
 
 
 def test_transposed_convolution_counts():
@@ -139,8 +144,12 @@ def test_rmsnorm_and_global_pooling_and_dropout():
     assert g.output.q == pytest.approx(1.0, rel=1e-14)
     assert g.output.c == pytest.approx(0.3, rel=1e-14)
     pool = nn.Sequential(nn.Conv2d(1, 4, 1), nn.AdaptiveAvgPool2d(1))
-    g = signal_graph(pool, input_shape=(2, 1, 3, 5), inputs=InputStats(c_pos=0.25, c_x=0.1, c=0.5),
-                     variances={"0": (1.0, 0.0, 0.0)})
+    g = signal_graph(
+        pool,
+        input_shape=(2, 1, 3, 5),
+        inputs=InputStats(c_pos=0.25, c_x=0.1, c=0.5),
+        variances={"0": (1.0, 0.0, 0.0)},
+    )
     P = 15
     assert g.output.q == pytest.approx((1 + (P - 1) * 0.25) / P, rel=1e-12)
     assert g.output.c * g.output.q == pytest.approx((0.5 + (P - 1) * 0.1) / P, rel=1e-12)
@@ -193,9 +202,18 @@ def test_recommendation_rules():
 # invariants
 # ---------------------------------------------------------------------------------------------
 
+
 def test_invariants_of_the_table():
-    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.GELU(), nn.Conv2d(8, 8, 3, groups=8),
-                        nn.SiLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8 * 16, 5))
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.GroupNorm(2, 8),
+        nn.GELU(),
+        nn.Conv2d(8, 8, 3, groups=8),
+        nn.SiLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(8 * 16, 5),
+    )
     g = signal_graph(net, input_shape=(4, 3, 10, 10), inputs=InputStats(c=0.3, c_pos=0.2, c_x=0.1))
     for n in g.nodes:
         s = n.state
@@ -228,8 +246,12 @@ def test_transposes_do_not_change_statistics():
         def forward(self, x):  # (B, T, d) -> Linear over d -> (B, d, T) -> Conv1d over d
             return self.conv(self.lin(x).transpose(1, 2))
 
-    g = signal_graph(T(), input_shape=(2, 5, 6), inputs=InputStats(c_pos=0.4),
-                     variances={"lin": (1.0, 0.0, 0.0), "conv": (1.0, 0.0, 0.0)})
+    g = signal_graph(
+        T(),
+        input_shape=(2, 5, 6),
+        inputs=InputStats(c_pos=0.4),
+        variances={"lin": (1.0, 0.0, 0.0), "conv": (1.0, 0.0, 0.0)},
+    )
     assert g.output.q == pytest.approx(1.0)
     assert g.output.c_pos == pytest.approx(0.4)
 
@@ -237,6 +259,7 @@ def test_transposes_do_not_change_statistics():
 # ---------------------------------------------------------------------------------------------
 # errors naming the node
 # ---------------------------------------------------------------------------------------------
+
 
 def test_errors_name_the_node():
     class Gate(nn.Module):
@@ -263,8 +286,11 @@ def test_errors_name_the_node():
         signal_graph(Branchy(), input_shape=(2, 4))
     with pytest.raises(ValueError, match="max pooling"):
         signal_graph(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)), input_shape=(2, 1, 8, 8))
-    g = signal_graph(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)), input_shape=(2, 1, 8, 8),
-                     pass_through=("MaxPool2d",))
+    g = signal_graph(
+        nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)),
+        input_shape=(2, 1, 8, 8),
+        pass_through=("MaxPool2d",),
+    )
     assert g.pass_through == ("_1",) and "pass_through" in str(g)
     with pytest.raises(ValueError, match="two activations|non-Gaussian"):
         signal_graph(nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Tanh()), input_shape=(2, 4))
@@ -299,6 +325,7 @@ def test_errors_name_the_node():
 # simulation: wide random modules, theory vs measured forward pass
 # ---------------------------------------------------------------------------------------------
 
+
 def _compare(make, x_of, replicas=4, rel=0.02, abs_c=0.015, k_se=5.0, skip=(), positions_until=None):
     """Mean over replicas of measured vs predicted q, mean and correlations at every node."""
     pred, meas = [], []
@@ -309,18 +336,29 @@ def _compare(make, x_of, replicas=4, rel=0.02, abs_c=0.015, k_se=5.0, skip=(), p
         # the prediction is conditioned on the statistics of the drawn inputs (their empirical correlations
         # fluctuate by O(1 / sqrt(entries)); the theory maps the input's state, not the population's)
         s0 = measure_signal_graph(net, x).nodes[0].state
-        inputs = InputStats(q=s0.q, mean=s0.mean, c=s0.c, c_pos=0.0 if math.isnan(s0.c_pos) else s0.c_pos,
-                            c_x=0.0 if math.isnan(s0.c_x) else s0.c_x)
+        inputs = InputStats(
+            q=s0.q,
+            mean=s0.mean,
+            c=s0.c,
+            c_pos=0.0 if math.isnan(s0.c_pos) else s0.c_pos,
+            c_x=0.0 if math.isnan(s0.c_x) else s0.c_x,
+        )
         p = signal_graph(net, x, inputs=inputs)
         m = measure_signal_graph(net, x, like=p)
         pred.append(p)
         meas.append(m)
+
     def width(state):
-        return math.prod(n for n, lab in zip(state.shape, state.labels, strict=True) if lab in ("feature", "mixed"))
+        return math.prod(
+            n for n, lab in zip(state.shape, state.labels, strict=True) if lab in ("feature", "mixed")
+        )
 
     # narrow read-outs (10 units) are dominated by the draw of their few rows: compared where width >= 128
-    names = [n.name for n in pred[0].nodes
-             if n.state is not None and n.name not in skip and (n.op == "input" or width(n.state) >= 128)]
+    names = [
+        n.name
+        for n in pred[0].nodes
+        if n.state is not None and n.name not in skip and (n.op == "input" or width(n.state) >= 128)
+    ]
     checked = 0
     beyond = False
     for name in names:
@@ -331,8 +369,11 @@ def _compare(make, x_of, replicas=4, rel=0.02, abs_c=0.015, k_se=5.0, skip=(), p
                 continue
             se = mv.std(ddof=1) / math.sqrt(replicas)
             scale = abs(pv.mean()) if field in ("q", "mean") else 1.0
-            floor = rel * max(scale, 1e-12) if field == "q" else abs_c * (math.sqrt(pred[0][name].state.q)
-                                                                            if field == "mean" else 1.0)
+            floor = (
+                rel * max(scale, 1e-12)
+                if field == "q"
+                else abs_c * (math.sqrt(pred[0][name].state.q) if field == "mean" else 1.0)
+            )
             err = abs(mv.mean() - pv.mean())
             assert err <= k_se * se + floor, (name, field, pv.mean(), mv.mean(), se)
             checked += 1
@@ -342,8 +383,16 @@ def _compare(make, x_of, replicas=4, rel=0.02, abs_c=0.015, k_se=5.0, skip=(), p
 
 def test_simulation_tanh_mlp_with_dropout_and_layernorm():
     def make(r):
-        return nn.Sequential(nn.Linear(64, 768), nn.Tanh(), nn.Linear(768, 768), nn.LayerNorm(768), nn.GELU(),
-                             nn.Linear(768, 768), nn.SiLU(), nn.Linear(768, 10)).eval()
+        return nn.Sequential(
+            nn.Linear(64, 768),
+            nn.Tanh(),
+            nn.Linear(768, 768),
+            nn.LayerNorm(768),
+            nn.GELU(),
+            nn.Linear(768, 768),
+            nn.SiLU(),
+            nn.Linear(768, 10),
+        ).eval()
 
     assert _compare(make, lambda r: torch.randn(16, 64)) > 20
 
@@ -369,19 +418,34 @@ def test_simulation_cnn_blocks():
             return x + self.c3(F.relu(self.c2(F.relu(self.bn(self.c1(x))))))
 
     def make(r):
-        return nn.Sequential(nn.Conv2d(3, 512, 3, padding=1, padding_mode="circular"), ConvBlock(512),
-                             nn.GroupNorm(8, 512), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(512, 512, 1),
-                             nn.InstanceNorm2d(512), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.Linear(512, 10)).train()
+        return nn.Sequential(
+            nn.Conv2d(3, 512, 3, padding=1, padding_mode="circular"),
+            ConvBlock(512),
+            nn.GroupNorm(8, 512),
+            nn.Tanh(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(512, 512, 1),
+            nn.InstanceNorm2d(512),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(512, 10),
+        ).train()
 
     assert _compare(make, lambda r: torch.randn(8, 3, 16, 16), replicas=3) > 40
 
 
 def test_simulation_conv1d_and_transposed():
     def make(r):
-        return nn.Sequential(nn.Conv1d(4, 512, 5, padding=2, padding_mode="circular"), nn.ReLU(),
-                             nn.ConvTranspose1d(512, 512, 4, stride=2, padding=1), nn.Tanh(),
-                             nn.Conv1d(512, 512, 1), nn.ReLU(), nn.Conv1d(512, 8, 1))
+        return nn.Sequential(
+            nn.Conv1d(4, 512, 5, padding=2, padding_mode="circular"),
+            nn.ReLU(),
+            nn.ConvTranspose1d(512, 512, 4, stride=2, padding=1),
+            nn.Tanh(),
+            nn.Conv1d(512, 512, 1),
+            nn.ReLU(),
+            nn.Conv1d(512, 8, 1),
+        )
 
     # after the strided transposed convolution even and odd outputs read different taps, so the pairs of
     # positions are no longer exchangeable (the table notes it): position correlations are compared up to it

@@ -169,6 +169,58 @@ class NetworkRecommendation:
     schemes: tuple = ()
     notes: tuple = ()
 
+    def to_dict(self) -> dict:
+        """Plain data (layers, the per-node table, the settings); non-finite floats as "nan" / "inf"."""
+        from dataclasses import asdict
+
+        from .recommend import _enc
+
+        nodes = []
+        if self.signal is not None:
+            for row in self.signal.nodes:
+                st = row.state
+                nodes.append(
+                    {
+                        "node": row.name,
+                        "op": row.op,
+                        "note": row.note,
+                        **(
+                            {}
+                            if st is None
+                            else {
+                                "shape": list(st.shape),
+                                "q": st.q,
+                                "mean": st.mean,
+                                "c": st.c,
+                                "c_pos": st.c_pos,
+                                "c_x": st.c_x,
+                            }
+                        ),
+                    }
+                )
+        out = {
+            "kind": "network",
+            "weights": self.weights,
+            "input_shape": list(self.input_shape),
+            "q_star": self.q_star,
+            "branch_scale": self.branch_scale,
+            "n_residual": self.n_residual,
+            "logit_variance": self.logit_variance,
+            "readout_variance": self.readout_variance,
+            "density": self.density,
+            "layers": [asdict(lay) for lay in self.layers],
+            "nodes": nodes,
+            "schemes": [list(s) for s in self.schemes],
+            "notes": list(self.notes),
+        }
+        return _enc(out)
+
+    def to_json(self, **kwargs) -> str:
+        """:meth:`to_dict` as JSON (keyword arguments go to :func:`json.dumps`)."""
+        import json
+
+        return json.dumps(self.to_dict(), **kwargs)
+
     def __getitem__(self, name) -> NetworkLayer:
         for lay in self.layers:
             if lay.name == name:
@@ -600,7 +652,8 @@ def recommend_network(
         raise ValueError(f"weights must be 'gaussian' or 'isometric', got {weights!r}")
     if weights == "isometric" and density < 1:
         raise ValueError(
-            "weights='isometric' needs density = 1 (an isometric scheme on a sparse mask is not exact)"
+            "weights='isometric' needs density = 1 (--density 1 on the command line): an isometric scheme on "
+            "a sparse mask is not exact"
         )
     inputs = InputStats() if inputs is None else inputs
     if isinstance(pass_through, str):
@@ -623,9 +676,10 @@ def recommend_network(
         report = isometric_init(copy.deepcopy(module), rng=rng)  # the structure and schemes, on a copy
         if report.isometric:
             notes.append(
-                "exact at initialization: the network computes a linear map whose singular values are all 1, so "
-                "every input's squared norm and every pair's inner product reach the output unchanged (no "
-                "mean-field approximation; the per-node Gaussian table does not apply to these correlated weights)"
+                "exact at initialization: the network computes a linear map whose singular values are all 1, "
+                "so every input's squared norm and every pair's inner product reach the output unchanged (no "
+                "mean-field approximation; the per-node Gaussian table does not apply to these correlated "
+                "weights)"
             )
         else:
             notes.append(f"not exactly isometric: {report.reason}")

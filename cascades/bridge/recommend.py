@@ -420,9 +420,10 @@ def _graph_reading(module, weights, input_shape, example_input) -> bool:
             _warnings.simplefilter("ignore")
             read_module(module)
     except ValueError as exc:
-        raise ValueError(f"{type(module).__name__} is not a plain chain of Linear / Conv2d layers ({exc}); "
-                         f"recommend reads such a module as a computation graph, which needs the input's "
-                         f"shape: give input_shape= (batch first) or example_input=") from None
+        raise ValueError(f"{type(module).__name__} is not a plain chain of Linear / Conv2d layers and "
+                         f"activations, so recommend reads it as a computation graph, which needs the "
+                         f"input's shape: give input_shape=(batch, ...) or example_input= (in the command "
+                         f"line: --input-shape B,...). The chain reader said: {exc}") from None
     return False
 
 
