@@ -314,9 +314,9 @@ def _cmd_recommend(args) -> int:
             dropped = ("scheme", "per_neuron", "activation", "sigma_b2", "stability")
             kwargs = {k: v for k, v in kwargs.items() if k not in dropped}
             if args.scheme != "erk" or args.per_neuron or args.sigma_b2 is not None:
-                raise ValueError("the graph reading (--input-shape) takes --density (ERK), --q-star, --weights, "
-                                 "--branch-scale, --logit-variance and --pass-through; not --scheme, "
-                                 "--per-neuron or --sigma-b2")
+                raise ValueError("the graph reading (--input-shape) takes --density (ERK), --q-star, "
+                                 "--weights, --branch-scale, --logit-variance and --pass-through; not "
+                                 "--scheme, --per-neuron or --sigma-b2")
             kwargs.update(_graph_kwargs(args))
     rec = lib.recommend(architecture, **kwargs)
     print(rec, file=text)
