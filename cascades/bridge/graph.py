@@ -858,6 +858,46 @@ class _Walker:
         out = _state(s.q, s.mean, *s.K(), like=s, shape=shape, labels=tuple(labels))
         self.record(node, out, "getitem")
 
+    def parameter_state(self, attr, like: SignalState, node) -> SignalState:
+        """State of a parameter added to a tensor (a learned positional table or a bias), from its values.
+
+        A parameter of shape (T, d) (or (1, T, d)) adds the same value to every input at a position:
+        q_p = E[P^2], two inputs at one position share it (K = q_p), two positions have the mean
+        inner product of distinct rows; a (d,) parameter is the same at every position.
+        """
+        t = self.root
+        for part in str(attr.target).split("."):
+            t = getattr(t, part)
+        if not hasattr(t, "detach") or t.is_meta:
+            raise _Unsupported(
+                f"{self.where(node)} adds {attr.target!r}, which is not a parameter with values"
+            )
+        P = t.detach().double()
+        while P.dim() > 1 and P.shape[0] == 1:
+            P = P[0]
+        if P.dim() == 0 or P.shape[-1] != like.shape[-1] or P.dim() > 2:
+            raise _Unsupported(
+                f"{self.where(node)} adds the parameter {attr.target!r} of shape {tuple(t.shape)}; "
+                f"covered: a (d,) bias or a (T, d) positional table over the last axis"
+            )
+        qp = float((P * P).mean())
+        if P.dim() == 1:
+            Kpos = qp
+        else:
+            T = P.shape[0]
+            S = P.sum(0)
+            Kpos = float(((S * S).sum() - (P * P).sum()) / (T * (T - 1) * P.shape[1])) if T > 1 else math.nan
+        return _state(
+            qp,
+            float(P.mean()),
+            qp,
+            Kpos,
+            Kpos,
+            like=like,
+            gaussian=True,
+            sources=frozenset({str(attr.target)}),
+        )
+
     # --- arithmetic
     def arith(self, node, name):
         a, b = (node.args + (None, None))[:2]
@@ -880,6 +920,10 @@ class _Walker:
             if isinstance(arg, (int, float)):
                 terms.append(("const", float(arg) * coef))
             elif self.env.get(arg) is not None:
+                terms.append((arg, coef))
+            elif getattr(arg, "op", None) == "get_attr":
+                other = next(x for x in (a, b) if x is not arg)
+                self.env[arg] = self.parameter_state(arg, self.st(other), node)
                 terms.append((arg, coef))
             else:
                 raise _Unsupported(f"{self.where(node)} adds a value the propagation does not carry")

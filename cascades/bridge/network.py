@@ -521,7 +521,7 @@ def _fan_in(mod) -> int:
 
 
 def _weight_tensors(gm, root):
-    """(path, rows, fan_in, kind) of every weight matrix the densities are spread over, in forward order."""
+    """(path, weight shape) of every weight tensor the densities are spread over, in forward order."""
     import torch.nn as nn
 
     out, seen = [], set()
@@ -532,7 +532,7 @@ def _weight_tensors(gm, root):
         if isinstance(mod, nn.MultiheadAttention):
             seen.add(node.target)
             d = mod.embed_dim
-            out.append((node.target, 4 * d, d, "attention"))  # q, k, v and out: four d x d matrices
+            out += [(node.target, (d, d))] * 4  # q, k, v and out: four d x d matrices
         elif isinstance(
             mod,
             (
@@ -547,18 +547,17 @@ def _weight_tensors(gm, root):
         ):
             seen.add(node.target)
             w = mod.weight
-            fan_in = _fan_in(mod)
-            out.append((node.target, int(w.numel()) // fan_in, fan_in, type(mod).__name__))
+            out.append((node.target, tuple(int(v) for v in w.shape)))
     return out
 
 
 def _erk_densities(tensors, density):
-    """Erdos-Renyi(-Kernel) densities p_l ~ (rows + cols) / (rows cols), scaled to the budget, capped at 1
-    (Mocanu et al. 2018; Evci et al. 2020)."""
+    """Erdos-Renyi-Kernel densities p_l ~ sum(dims) / prod(dims) of each weight tensor, scaled to the budget
+    and capped at 1 (Mocanu et al. 2018 for matrices; Evci et al. 2020 with the kernel dimensions)."""
     if density >= 1:
         return {t[0]: 1.0 for t in tensors}
-    n = np.array([r * c for _, r, c, _ in tensors], dtype=float)
-    raw = np.array([(r + c) / (r * c) for _, r, c, _ in tensors], dtype=float)
+    n = np.array([math.prod(dims) for _, dims in tensors], dtype=float)
+    raw = np.array([sum(dims) / math.prod(dims) for _, dims in tensors], dtype=float)
     dense = np.zeros(len(tensors), dtype=bool)
     budget = density * n.sum()
     for _ in range(len(tensors) + 1):
