@@ -452,3 +452,135 @@ def test_simulation_conv1d_and_transposed():
     assert _compare(make, lambda r: torch.randn(8, 4, 16), replicas=3, positions_until="2") > 20
     g = signal_graph(make(0), input_shape=(2, 4, 16))
     assert any("transposed" in n for n in g.notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# attention: MultiheadAttention, TransformerEncoderLayer, scaled_dot_product_attention
+# ---------------------------------------------------------------------------------------------
+
+
+class SelfAttention(nn.Module):
+    """A user's attention block written with F.scaled_dot_product_attention and head reshapes."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d, bias=False) for _ in range(4))
+
+    def forward(self, x):
+        B, T, d = x.shape
+        h = self.heads
+
+        def split(t):
+            return t.view(B, T, h, d // h).transpose(1, 2)
+
+        y = F.scaled_dot_product_attention(split(self.q(x)), split(self.k(x)), split(self.v(x)))
+        return x + self.o(y.transpose(1, 2).reshape(B, T, d))
+
+
+class MHABlock(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.inp = nn.Linear(d, d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+
+    def forward(self, x):
+        x = self.inp(x)
+        return x + self.attn(x, x, x, need_weights=False)[0]
+
+
+def _tokens(r, B=8, T=8, d=64, c_pos=0.4):
+    g = torch.Generator().manual_seed(r)
+    shared = torch.randn(B, 1, d, generator=g)
+    return math.sqrt(c_pos) * shared + math.sqrt(1 - c_pos) * torch.randn(B, T, d, generator=g)
+
+
+def test_simulation_multihead_attention():
+    def make(r):
+        net = MHABlock(512, 4)
+        with torch.no_grad():  # logits of variance ~ 1.5: a softmax far from uniform
+            net.attn.in_proj_weight[:1024] *= 2.0
+        return net
+
+    assert _compare(make, lambda r: _tokens(r, d=512), replicas=6) > 15
+
+
+def test_simulation_scaled_dot_product_attention():
+    def make(r):
+        net = nn.Sequential(nn.Linear(64, 512), SelfAttention(512, 4))
+        return apply_to(net, recommend(net, input_shape=(8, 8, 64)), rng=r)
+
+    assert _compare(make, lambda r: _tokens(r), replicas=6) > 20
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_simulation_transformer_encoder_layer(norm_first):
+    def make(r):
+        layer = nn.TransformerEncoderLayer(512, 4, 1024, dropout=0.0, batch_first=True, norm_first=norm_first)
+        net = nn.Sequential(nn.Linear(64, 512), layer)
+        return apply_to(net, recommend(net, input_shape=(8, 8, 64)), rng=r)
+
+    assert _compare(make, lambda r: _tokens(r), replicas=4) > 30
+
+
+def test_attention_recommendation_sets_unit_logits_and_keeps_q():
+    from cascades.nn import attention_propagate
+
+    net = nn.Sequential(nn.Linear(16, 32), MHABlock(32, 4))
+    rec = recommend(net, input_shape=(4, 6, 16), logit_variance=1.5)
+    lay = rec["1.attn"]
+    sq, sk, sv, so = lay.detail
+    assert sq == sk and sq * sk * lay.q_in**2 == pytest.approx(1.5, rel=1e-12)
+    node = rec.signal["1.attn"]
+    assert "logit variance 1.5" in node.note
+    # value/output scale: the attention output keeps q (times beta^2 = 1 / L for the one residual addition)
+    s_in = rec.signal["1.inp"].state
+    st = attention_propagate(
+        s_in.q,
+        s_in.c_pos,
+        c=s_in.c,
+        c_x=s_in.c_x,
+        seq_len=6,
+        sigma_q2=sq,
+        sigma_k2=sk,
+        sigma_v2=sv,
+        sigma_o2=so,
+    )
+    assert st.q == pytest.approx(s_in.q, rel=1e-9)
+    assert rec.n_residual == 1 and node.state.q == pytest.approx(s_in.q, rel=1e-9)
+
+
+def test_transformer_errors_name_the_node():
+    class Causal(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x):
+            return self.attn(x, x, x, is_causal=True, attn_mask=torch.ones(3, 3).triu(1).bool())[0]
+
+    with pytest.raises(ValueError, match="masked|causal"):
+        signal_graph(Causal(), input_shape=(2, 3, 8))
+
+    class Cross(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(8, 8), nn.Linear(8, 8)
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x):
+            return self.attn(self.a(x), self.b(x), self.b(x))[0]
+
+    with pytest.raises(ValueError, match="cross-attention"):
+        signal_graph(Cross(), input_shape=(2, 3, 8))
+
+    class SeqFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2)
+
+        def forward(self, x):
+            return self.attn(x, x, x)[0]
+
+    with pytest.raises(ValueError, match="batch_first"):
+        signal_graph(SeqFirst(), input_shape=(3, 2, 8))

@@ -554,6 +554,7 @@ class _Walker:
         self.rows = []
         self.notes = []
         self.attention_calls = 0
+        self.input_labels = None
 
     # --- helpers
     def where(self, node):
@@ -642,6 +643,8 @@ class _Walker:
                     f"a weight layer or norm across positions is not covered; transpose the tensor "
                     f"so that features are where the layer reads them"
                 )
+        if "any" in s.labels and s.sources == frozenset({"input"}) and self.input_labels is None:
+            self.input_labels = tuple(labels)  # how the first consumer reads the input's axes
         return replace(s, labels=tuple(labels))
 
     def out_labels(self, s, shape, feature_axes):
@@ -661,6 +664,10 @@ class _Walker:
                 if not tensors:
                     raise _Unsupported("the network output is not a tensor the propagation reached")
                 self.output = self.env[tensors[0]]
+                if self.input_labels is not None and self.rows and self.rows[0].op == "input":
+                    first = self.rows[0]
+                    st = replace(first.state, labels=self.input_labels)
+                    self.rows[0] = replace(first, state=_state(st.q, st.mean, *st.K(), like=st))
             elif node.op == "get_attr":
                 self.env[node] = None
             else:
@@ -1244,8 +1251,8 @@ def _h_embedding(w: _Walker, node, mod):
     w.record(node, out, f"Embedding {V}x{mod.embedding_dim}", "tokens uniform over the vocabulary")
 
 
-def _norm_ref(s, eps, gamma2, beta2, mean_beta, r_same, r_cross, r_pos):
-    """Centre by r (second moments of the group mean), scale to gamma^2, add beta^2."""
+def _norm_ref(s, eps, gamma2, beta2, mean_beta, r_same, r_cross, r_pos, r_x=None):
+    """Centre by the r's (E[x_e xbar] of each class of pairs), scale to gamma^2, add beta^2."""
     var = s.q - r_same
     if var <= 0:
         return None
@@ -1256,7 +1263,7 @@ def _norm_ref(s, eps, gamma2, beta2, mean_beta, r_same, r_cross, r_pos):
         mean_beta,
         k * (Kc - r_cross) + beta2,
         k * (Kp - r_pos) + beta2,
-        k * (Kx - r_cross) + beta2,
+        k * (Kx - (r_cross if r_x is None else r_x)) + beta2,
         like=s,
         gaussian=True,
     )
@@ -1334,7 +1341,12 @@ def _per_input_norm(w, node, s, n_f, n_p, eps, gamma2, beta2, mb, what, center=T
     m2 = s.mean * s.mean
     g = n_f * n_p
     _small_group(w, node, g)
-    if center:
+    if center and n_p == 1 and s.positions > 1:
+        # per-position groups (LayerNorm over the features of each token): two positions, or two inputs, are
+        # centred by different means; the pair's constant is the mean over the partner's group
+        r = [(K + (n_f - 1) * m2) / n_f for K in (s.q, Kc, Kp, Kx)]
+        out = _norm_ref(s, eps, gamma2, beta2, mb, r[0], r[1], r[2], r[3])
+    elif center:  # the group holds every position of the input: positions share its mean
         r_same = (s.q + (n_p - 1) * Kp + (n_f - 1) * n_p * m2) / g
         r_cross = (Kc + (n_p - 1) * Kx + (n_f - 1) * n_p * m2) / g
         out = _norm_ref(s, eps, gamma2, beta2, mb, r_same, r_cross, r_same)

@@ -23,6 +23,15 @@ from .activations import (
     leaky_relu_activation,
     quadrature_rule,
 )
+from .attention import (
+    AttentionScales,
+    AttentionStats,
+    AttentionTrajectory,
+    attention_propagate,
+    attention_residual_propagate,
+    logit_variance,
+    recommended_attention_scales,
+)
 from .criticality import (
     STABLE_SLOPE,
     CriticalPoint,
@@ -88,6 +97,14 @@ __all__ = [
     "gaussian_expectation_2d",
     "get_activation",
     "leaky_relu_activation",
+    # attention
+    "AttentionStats",
+    "AttentionScales",
+    "AttentionTrajectory",
+    "attention_propagate",
+    "attention_residual_propagate",
+    "logit_variance",
+    "recommended_attention_scales",
     # the edge of chaos as a curve
     "CriticalPoint",
     "EdgeOfChaos",
