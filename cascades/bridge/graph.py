@@ -1828,13 +1828,18 @@ def signal_graph(
 
     Examples
     --------
-    >>> import torch, torch.nn as nn
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
+    >>> import torch.nn as nn
     >>> net = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.LayerNorm(64), nn.Linear(64, 10))
-    >>> g = signal_graph(net, input_shape=(8, 64))
-    >>> round(g["2"].state.q, 6)   # LayerNorm resets q to gamma^2 = 1 (up to eps)
-    0.999989
+    >>> g = signal_graph(net, input_shape=(8, 64), inputs=InputStats(c=0.5),
+    ...                  variances={"0": (2.0, 0.0, 0.0)})   # sigma_w^2 = 2, no bias, for layer "0"
+    >>> g["1"].state.q                  # ReLU: E[relu(u)^2] = sigma_w^2 q / 2
+    1.0
+    >>> round(g["1"].state.c, 6)        # the arc-cosine kernel at c = 0.5
+    0.608998
+    >>> round(g["2"].state.q, 4)        # LayerNorm resets q to gamma^2 = 1 (up to eps)
+    1.0
+    >>> print(g)  # doctest: +ELLIPSIS
+    node     op                 shape  q ...
     """
     import torch.nn as nn
 

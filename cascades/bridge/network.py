@@ -788,9 +788,13 @@ def apply_network(module, recommendation: NetworkRecommendation, *, rng=None):
     >>> import torch.nn as nn
     >>> net = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 2))
     >>> rec = recommend_network(net, input_shape=(4, 8))
+    >>> rec["0"].role, round(rec["0"].sigma_w2, 3), round(rec["0"].sigma_b2, 3)   # tanh at q* = 1
+    ('pre-activation', 0.849, 0.151)
+    >>> rec["2"].role, round(rec["2"].sigma_w2, 3)       # logits of variance 1 from q_in = E[tanh^2]
+    ('read-out', 2.536)
     >>> net = apply_network(net, rec, rng=0)
-    >>> round(float(net[0].weight.double().pow(2).sum(1).mean()), 1) > 0
-    True
+    >>> round(float(net[0].weight.detach().pow(2).sum(1).mean()), 2)   # 16 rows of about 0.849
+    0.77
     """
     import torch
     from torch.nn.utils import prune
