@@ -319,6 +319,16 @@ def test_errors_name_the_node():
         signal_graph("not a module", input_shape=(2, 4))
     with pytest.raises(ValueError, match="density"):
         recommend_network(nn.Linear(4, 4), input_shape=(2, 4), density=0)
+    resnet = nn.Sequential(nn.Linear(4, 8), Block(8), nn.Linear(8, 2))
+    with pytest.raises(ValueError, match="contradicts the module, whose graph applies relu"):
+        recommend(resnet, "tanh", input_shape=(2, 4))
+    assert recommend(resnet, "relu", input_shape=(2, 4)).n_residual == 1
+    with pytest.raises(ValueError, match="per_neuron"):
+        recommend(resnet, input_shape=(2, 4), per_neuron=True)
+    with pytest.raises(ValueError, match="needs density = 1"):
+        recommend(resnet, input_shape=(2, 4), weights="isometric", density=0.5)
+    with pytest.raises(ValueError, match="torch module"):
+        recommend([4, 8, 2], weights="isometric")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -316,7 +316,8 @@ def _kind_of(node, root):
     if node.op in ("call_function", "call_method"):
         name, _, _ = _func_name(node)
         if node.target in (operator.add, operator.iadd) or name in ("add", "iadd", "sub"):
-            tensors = [a for a in node.args[:2] if hasattr(a, "op")]
+            # two computed tensors: a residual addition; a parameter (positional table) or constant: a shift
+            tensors = [a for a in node.args[:2] if hasattr(a, "op") and a.op != "get_attr"]
             return ("add", None) if len(tensors) == 2 else ("pass", None)
         if name in ("mul", "truediv", "div") or name in _PASS:
             return "pass", None

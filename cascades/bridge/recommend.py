@@ -668,11 +668,20 @@ def recommend(
                     "chain) supports q_star, density (ERK), weights, branch_scale, logit_variance, "
                     "readout_variance and pass_through; not sigma_w2, sigma_b2, per_neuron, overrides, "
                     "in_degree_regular, flow_preserving or another scheme")
-            return recommend_network(architecture, example_input, input_shape=input_shape, q_star=q_star,
-                                     density=density, weights=weights, branch_scale=branch_scale,
-                                     logit_variance=logit_variance, readout_variance=readout_variance,
-                                     pass_through=pass_through, rng=rng,
-                                     inputs=None if q0 == 1.0 else _input_stats(q0))
+            given = None if activation is None else get_activation(activation).name
+            rec = recommend_network(architecture, example_input, input_shape=input_shape, q_star=q_star,
+                                    density=density, weights=weights, branch_scale=branch_scale,
+                                    logit_variance=logit_variance, readout_variance=readout_variance,
+                                    pass_through=pass_through, rng=rng,
+                                    inputs=None if q0 == 1.0 else _input_stats(q0))
+            if given is not None and rec.signal is not None:
+                seen = sorted({row.op.split(" ", 1)[1] for row in rec.signal.nodes
+                               if row.op.startswith("activation ")})
+                if seen != [given]:
+                    raise ValueError(f"activation={activation!r} contradicts the module, whose graph applies "
+                                     f"{', '.join(seen) or 'no activation'}; the graph reading takes the "
+                                     f"activations from the module: drop activation=")
+            return rec
     elif weights == "isometric":
         raise ValueError("weights='isometric' needs a torch module (the scheme depends on its structure); "
                          "for an MLP given by widths use to_torch(..., looks_linear=True)")
