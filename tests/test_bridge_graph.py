@@ -625,3 +625,21 @@ def test_transformer_errors_name_the_node():
 
     with pytest.raises(ValueError, match="batch_first"):
         signal_graph(SeqFirst(), input_shape=(3, 2, 8))
+
+
+def test_isometric_recommendation_of_a_50_block_relu_resnet():
+    # the acceptance check of issue 16 through the user-facing path: recommend(..., weights="isometric")
+    net = nn.Sequential(nn.Linear(64, 64), *[Block(64) for _ in range(50)], nn.Linear(64, 64)).double()
+    rec = recommend(net, input_shape=(2, 64), weights="isometric")
+    assert dict(rec.schemes)["1.fc1"] == "risotto" and dict(rec.schemes)["0"] == "orthogonal"
+    assert any("singular values are all 1" in n for n in rec.notes)
+    apply_to(net, rec, rng=3)
+    x = torch.randn(64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    jac = torch.autograd.functional.jacobian(lambda v: net(v[None])[0], x)
+    s = torch.linalg.svdvals(jac)
+    assert float((s - 1).abs().max()) < 1e-5
+    # the default (Gaussian) recommendation is far from isometric: its spread is what RISOTTO removes
+    gauss = nn.Sequential(nn.Linear(64, 64), *[Block(64) for _ in range(50)], nn.Linear(64, 64)).double()
+    apply_to(gauss, recommend(gauss, input_shape=(2, 64)), rng=3)
+    sg = torch.linalg.svdvals(torch.autograd.functional.jacobian(lambda v: gauss(v[None])[0], x))
+    assert float(sg.max() / sg.min()) > 10
