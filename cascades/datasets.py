@@ -15,6 +15,9 @@ Data sets
 :func:`digits`
     scikit-learn's 1797 digits, 8 x 8 pixels with values 0..16, split 75 / 25
     in every class (1346 / 451). Read from ``sklearn/datasets/data/digits.csv.gz``.
+:func:`sequence_task`
+    Generated token sequences (sort, copy or reverse digits), for sequence
+    models; no file, no cache (a :class:`SequenceDataset`).
 
 Installing the data
 -------------------
@@ -101,10 +104,18 @@ import numpy as np
 
 from ._arrays import readonly
 from ._files import atomic_write
-from ._rng import as_generator
+from ._rng import as_generator, spawn
 from ._validation import check_int
 
-__all__ = ["Dataset", "DataCacheWarning", "mnist5k", "digits", "default_cache_dir"]
+__all__ = [
+    "Dataset",
+    "DataCacheWarning",
+    "mnist5k",
+    "digits",
+    "default_cache_dir",
+    "SequenceDataset",
+    "sequence_task",
+]
 
 _FORMAT = 1
 _TMP_PREFIX = ".tmp-"
@@ -635,3 +646,173 @@ def _atomic_write(path: pathlib.Path, data: bytes) -> None:
 
 def _sha256_file(path) -> str:
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Generated sequence tasks
+# ---------------------------------------------------------------------------
+
+_SEQUENCE_KINDS = ("sort", "copy", "reverse")
+_KINDS_SHOWN = ", ".join(map(repr, _SEQUENCE_KINDS))
+_SEQUENCE_MAX_ENTRIES = 10**9  # (n_train + n_test) * length: 8 GB of int64 per array pair
+
+
+@dataclass(frozen=True, eq=False)
+class SequenceDataset:
+    """A generated sequence-to-sequence task: token ids in, token ids out, one target per position.
+
+    Returned by :func:`sequence_task`; the arrays are read-only, and ``==`` is identity
+    (compare the arrays with :func:`numpy.array_equal`).
+
+    Parameters
+    ----------
+    kind : str
+        ``"sort"``, ``"copy"`` or ``"reverse"``.
+    x_train, y_train, x_test, y_test : numpy.ndarray
+        int64, shape (n, length), entries in ``0 .. vocab - 1``: the input
+        sequences and the target at every position.
+    vocab : int
+        Number of token values (>= 2).
+    length : int
+        Sequence length (>= 1).
+
+    Examples
+    --------
+    >>> from cascades.datasets import sequence_task
+    >>> d = sequence_task("reverse", n_train=2, n_test=1, length=4, vocab=5, seed=1)
+    >>> d
+    SequenceDataset('reverse', train=2, test=1, length=4, vocab=5)
+    >>> bool(np.array_equal(d.y_train, d.x_train[:, ::-1]))
+    True
+    """
+
+    kind: str
+    x_train: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    x_test: np.ndarray = field(repr=False)
+    y_test: np.ndarray = field(repr=False)
+    vocab: int
+    length: int
+
+    def __post_init__(self):
+        set_ = functools.partial(object.__setattr__, self)
+        if self.kind not in _SEQUENCE_KINDS:
+            raise ValueError(f"kind must be one of {_KINDS_SHOWN}, got {self.kind!r}")
+        set_("vocab", check_int("vocab", self.vocab, low=2))
+        set_("length", check_int("length", self.length, low=1))
+        for part in ("train", "test"):
+            x = np.asarray(getattr(self, f"x_{part}"))
+            y = np.asarray(getattr(self, f"y_{part}"))
+            for name, a in ((f"x_{part}", x), (f"y_{part}", y)):
+                if a.dtype != np.int64 or a.ndim != 2 or a.shape[1] != self.length:
+                    raise ValueError(
+                        f"{name} must be an int64 array of shape (n, {self.length}) (n, length), "
+                        f"got {a.dtype} {a.shape}"
+                    )
+                if a.size and (a.min() < 0 or a.max() >= self.vocab):
+                    raise ValueError(f"{name} must hold token ids in [0, {self.vocab - 1}] (vocab - 1)")
+            if y.shape != x.shape:
+                raise ValueError(f"y_{part} must have the shape of x_{part} {x.shape}, got {y.shape}")
+            set_(f"x_{part}", readonly(x))
+            set_(f"y_{part}", readonly(y))
+
+    def __repr__(self) -> str:
+        return (
+            f"SequenceDataset({self.kind!r}, train={self.x_train.shape[0]}, test={self.x_test.shape[0]}, "
+            f"length={self.length}, vocab={self.vocab})"
+        )
+
+
+def sequence_task(
+    kind: str = "sort", *, n_train: int = 4000, n_test: int = 1000, length: int = 8, vocab: int = 10, seed=0
+) -> SequenceDataset:
+    """Generate a sorting, copying or reversing task on random digit sequences, offline.
+
+    Every input is ``length`` tokens drawn independently and uniformly from
+    ``0 .. vocab - 1``; the target is a sequence of the same length, one token
+    per position:
+
+    * ``"sort"``: the same tokens in ascending order (``numpy.sort`` along the
+      sequence), so ``y[i, j]`` is the (j+1)-th smallest token of ``x[i]``;
+    * ``"copy"``: the input itself;
+    * ``"reverse"``: the input read backwards.
+
+    Parameters
+    ----------
+    kind : {"sort", "copy", "reverse"}
+        The task.
+    n_train, n_test : int
+        Number of training (>= 1) and test (>= 0) sequences.
+    length : int
+        Tokens per sequence (>= 1).
+    vocab : int
+        Number of token values (>= 2).
+    seed : int, numpy.random.Generator or numpy.random.SeedSequence
+        An integer seed >= 0 (the same seed gives the same arrays), or a
+        Generator, which is advanced by one draw (or a SeedSequence). ``None``
+        is refused: the task is meant to be reproducible.
+
+    Returns
+    -------
+    SequenceDataset
+        int64 arrays ``x_train``, ``y_train`` of shape (n_train, length) and
+        ``x_test``, ``y_test`` of shape (n_test, length), read-only.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of the three tasks, a size is not an integer
+        in its range, the arrays would exceed 10^9 entries
+        ((n_train + n_test) * length), or ``seed`` is not an integer >= 0 or
+        a Generator.
+
+    Notes
+    -----
+    The training and test sets come from two independent child streams of
+    ``seed`` (:class:`numpy.random.SeedSequence` spawning), so the test set
+    depends on ``seed``, ``n_test``, ``length`` and ``vocab`` only: changing
+    ``n_train`` keeps it. The sets are drawn independently, not made disjoint:
+    with the defaults (10^8 possible inputs) a test input also occurs in the
+    training set with probability about 4 * 10^-5, but for a small
+    ``vocab ** length`` many do.
+
+    Examples
+    --------
+    >>> from cascades.datasets import sequence_task
+    >>> d = sequence_task("sort", n_train=3, n_test=2, length=6, vocab=10, seed=0)
+    >>> d
+    SequenceDataset('sort', train=3, test=2, length=6, vocab=10)
+    >>> d.x_train.shape, d.x_train.dtype
+    ((3, 6), dtype('int64'))
+    >>> x, y = d.x_train[0].tolist(), d.y_train[0].tolist()
+    >>> y == sorted(x)
+    True
+    >>> bool(np.array_equal(d.x_test, sequence_task("sort", n_train=50, n_test=2, length=6, seed=0).x_test))
+    True
+    """
+    if not isinstance(kind, str) or kind not in _SEQUENCE_KINDS:
+        raise ValueError(f"kind must be one of {_KINDS_SHOWN}, got {kind!r}")
+    n_train = check_int("n_train", n_train, low=1)
+    n_test = check_int("n_test", n_test, low=0)
+    length = check_int("length", length, low=1)
+    vocab = check_int("vocab", vocab, low=2, high=2**62)
+    if (n_train + n_test) * length > _SEQUENCE_MAX_ENTRIES:
+        raise ValueError(
+            f"(n_train + n_test) * length must be at most {_SEQUENCE_MAX_ENTRIES} entries, got "
+            f"({n_train} + {n_test}) * {length} = {(n_train + n_test) * length}"
+        )
+    if not isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        if seed is None:
+            raise ValueError(
+                "seed must be an integer >= 0 or a numpy.random.Generator, got None "
+                "(the task is meant to be reproducible)"
+            )
+        seed = check_int("seed", seed, low=0)
+    train_gen, test_gen = spawn(seed, 2)
+    targets = {"sort": lambda x: np.sort(x, axis=1), "copy": np.copy, "reverse": lambda x: x[:, ::-1].copy()}
+    target = targets[kind]
+    parts = {}
+    for part, gen, n in (("train", train_gen, n_train), ("test", test_gen, n_test)):
+        x = gen.integers(0, vocab, size=(n, length), dtype=np.int64)
+        parts[f"x_{part}"], parts[f"y_{part}"] = x, np.ascontiguousarray(target(x), dtype=np.int64)
+    return SequenceDataset(kind=kind, vocab=vocab, length=length, **parts)

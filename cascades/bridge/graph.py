@@ -553,7 +553,6 @@ class _Walker:
         self.env = {}
         self.rows = []
         self.notes = []
-        self.attention_calls = 0
         self.input_labels = None
 
     # --- helpers
@@ -710,8 +709,6 @@ class _Walker:
         self.record(node, s, "input", "token ids" if integer else "")
 
     def visit(self, node):
-        import torch.nn as nn
-
         if node.op == "call_module":
             mod = self.root.get_submodule(node.target)
             if node.target in self.pass_through or type(mod).__name__ in self.pass_through:
@@ -763,7 +760,6 @@ class _Walker:
                 f"{self.where(node)} is max pooling, not covered (see MaxPool); use average "
                 f"pooling or pass_through=({name!r},)"
             )
-        del nn
         raise _Unsupported(
             f"{self.where(node)} is not covered by the graph propagation; covered: {_COVERED}; "
             f"or list it in pass_through (its input statistics are then copied)"
