@@ -311,12 +311,12 @@ def _cmd_recommend(args) -> int:
         from .bridge.recommend import _graph_reading
 
         if _graph_reading(model, args.weights, args.input_shape, None):
-            dropped = ("scheme", "per_neuron", "activation", "sigma_b2", "stability")
+            dropped = ("per_neuron", "activation", "sigma_b2", "stability")
             kwargs = {k: v for k, v in kwargs.items() if k not in dropped}
-            if args.scheme != "erk" or args.per_neuron or args.sigma_b2 is not None:
-                raise ValueError("the graph reading (--input-shape) takes --density (ERK), --q-star, "
-                                 "--weights, --branch-scale, --logit-variance and --pass-through; not "
-                                 "--scheme, --per-neuron or --sigma-b2")
+            if args.scheme not in ("erk", "uniform") or args.per_neuron or args.sigma_b2 is not None:
+                raise ValueError("the graph reading (--input-shape) takes --density, --scheme erk|uniform, "
+                                 "--q-star, --weights, --branch-scale, --logit-variance and --pass-through; "
+                                 "not another --scheme, --per-neuron or --sigma-b2")
             kwargs.update(_graph_kwargs(args))
     rec = lib.recommend(architecture, **kwargs)
     print(rec, file=text)

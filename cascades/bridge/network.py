@@ -585,6 +585,7 @@ def recommend_network(
     inputs=None,
     q_star=None,
     density=1.0,
+    scheme="erk",
     weights="gaussian",
     branch_scale="stable",
     logit_variance=1.0,
@@ -603,7 +604,10 @@ def recommend_network(
     q_star : float, optional
         Target pre-activation variance (default 1; see :func:`cascades.nn.critical_point`).
     density : float
-        Overall fraction of weights kept, in (0, 1], spread over the weight matrices by ERK.
+        Overall fraction of weights kept, in (0, 1].
+    scheme : {"erk", "uniform"}
+        How the budget is spread over the weight tensors (every attention projection counted as a
+        d x d matrix): Erdos-Renyi-Kernel (Evci et al. 2020), or the same density everywhere.
     weights : {"gaussian", "isometric"}
         "isometric": :func:`cascades.bridge.isometric_init` decides the weights (dense only); the
         prediction is made for a copy initialized that way with ``rng``.
@@ -648,6 +652,8 @@ def recommend_network(
     q_star = 1.0 if q_star is None else check_real("q_star", q_star, low=0, low_open=True, high=1e100)
     logit_variance = check_real("logit_variance", logit_variance, low=0, low_open=True, high=1e4)
     readout_variance = check_real("readout_variance", readout_variance, low=0, low_open=True, high=1e100)
+    if scheme not in ("erk", "uniform"):
+        raise ValueError(f"scheme must be 'erk' or 'uniform' for the graph reading, got {scheme!r}")
     if weights not in ("gaussian", "isometric"):
         raise ValueError(f"weights must be 'gaussian' or 'isometric', got {weights!r}")
     if weights == "isometric" and density < 1:
@@ -668,7 +674,8 @@ def recommend_network(
         beta = 1.0
     else:
         beta = check_real("branch_scale", branch_scale, low=0, low_open=True, high=1e50)
-    dens = _erk_densities(_weight_tensors(gm, root), density)
+    tensors = _weight_tensors(gm, root)
+    dens = _erk_densities(tensors, density) if scheme == "erk" else {t[0]: density for t in tensors}
     notes = []
     if weights == "isometric":
         from .isometric import isometric_init

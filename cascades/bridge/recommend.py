@@ -662,15 +662,16 @@ def recommend(
             from .network import recommend_network
 
             if sigma_w2 is not None or sigma_b2 is not None or per_neuron or overrides or in_degree_regular \
-                    or flow_preserving or scheme != "erk":
+                    or flow_preserving or scheme not in ("erk", "uniform"):
                 raise ValueError(
                     "the graph reading (input_shape / example_input, or an architecture that is not a plain "
-                    "chain) supports q_star, density (ERK), weights, branch_scale, logit_variance, "
-                    "readout_variance and pass_through; not sigma_w2, sigma_b2, per_neuron, overrides, "
-                    "in_degree_regular, flow_preserving or another scheme")
+                    "chain) supports q_star, density with scheme 'erk' or 'uniform', weights, "
+                    "branch_scale, logit_variance, readout_variance and pass_through; not sigma_w2, "
+                    "sigma_b2, per_neuron, overrides, in_degree_regular, flow_preserving or another scheme")
             given = None if activation is None else get_activation(activation).name
             rec = recommend_network(architecture, example_input, input_shape=input_shape, q_star=q_star,
-                                    density=density, weights=weights, branch_scale=branch_scale,
+                                    density=density, scheme=scheme, weights=weights,
+                                    branch_scale=branch_scale,
                                     logit_variance=logit_variance, readout_variance=readout_variance,
                                     pass_through=pass_through, rng=rng,
                                     inputs=None if q0 == 1.0 else _input_stats(q0))
