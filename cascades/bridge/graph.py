@@ -263,6 +263,15 @@ class _Unsupported(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class _Index:
+    """A constant integer tensor (``torch.arange``, an index buffer): the positions an Embedding looks up."""
+
+    values: object  # a 1-D int64 numpy array: the indices of one input
+    shape: tuple
+    batched: bool = False  # expanded over the batch axis
+
+
 def _where(node, root):
     from .trace import _describe
 
@@ -668,7 +677,7 @@ class _Walker:
                     st = replace(first.state, labels=self.input_labels)
                     self.rows[0] = replace(first, state=_state(st.q, st.mean, *st.K(), like=st))
             elif node.op == "get_attr":
-                self.env[node] = None
+                self.env[node] = self.index_constant(node)
             else:
                 if _tensor_meta(node) is None and node.op != "call_module":
                     continue  # shapes, sizes, tuples of tensors handled by getitem
@@ -689,6 +698,7 @@ class _Walker:
                 f"the propagation covers modules with one input"
             )
         shape = self.shape(node)
+        self.batch = shape[0]
         tm = _tensor_meta(node)
         integer = tm is not None and not tm.dtype.is_floating_point
         i = self.inputs
@@ -811,6 +821,12 @@ class _Walker:
             raise _Unsupported(f"{self.where(node)} takes {len(ins)} tensors")
         s = self.env[ins[0]]
         shape = self.shape(node)
+        if isinstance(s, _Index):  # positions reshaped or expanded over the batch: the same indices
+            batched = (
+                s.batched or (len(shape) > len(s.shape) or s.shape[0] == 1) and shape[0] == self.batch > 1
+            )
+            self.env[node] = _Index(s.values, shape, batched and shape[0] == self.batch)
+            return
         if name in ("transpose", "permute", "t", "movedim", "swapaxes", "swapdims"):
             perm = _permutation(node, name, len(s.shape))
             if perm[0] != 0:
@@ -860,6 +876,34 @@ class _Walker:
             raise _Unsupported(f"{self.where(node)}: indexing not understood")
         out = _state(s.q, s.mean, *s.K(), like=s, shape=shape, labels=tuple(labels))
         self.record(node, out, "getitem")
+
+    def index_constant(self, node):
+        """An integer buffer or constant as an :class:`_Index`, else None (parameters are read where used)."""
+        t = self.root
+        try:
+            for part in str(node.target).split("."):
+                t = getattr(t, part)
+        except AttributeError:
+            return None
+        if hasattr(t, "dtype") and not t.dtype.is_floating_point and not t.is_meta and t.dim() >= 1:
+            return _Index(t.detach().cpu().numpy().reshape(-1).astype(np.int64), tuple(t.shape))
+        return None
+
+    def embedding_table(self, node, mod, idx: _Index):
+        """(q, K_pos) of the rows ``idx`` of an Embedding's table: a positional embedding."""
+        wt = mod.weight.detach()
+        if wt.is_meta:
+            raise _Unsupported("the module's parameters are on the meta device")
+        rows = wt.double()[torch_index(idx.values)]
+        q = float((rows * rows).mean())
+        T = rows.shape[0]
+        S = rows.sum(0)
+        Kpos = (
+            float(((S * S).sum() - (rows * rows).sum()) / (T * (T - 1) * rows.shape[1]))
+            if T > 1
+            else math.nan
+        )
+        return q, Kpos
 
     def parameter_state(self, attr, like: SignalState, node) -> SignalState:
         """State of a parameter added to a tensor (a learned positional table or a bias), from its values.
@@ -959,6 +1003,18 @@ class _Walker:
                 f"zero; the graph propagation covers sums of independent branches (a residual "
                 f"stream plus a branch ending in its own weight layer)"
             )
+        if s1.shape != s2.shape and ("constant" in s1.sources) != ("constant" in s2.sources):
+            stream, const = (s1, s2) if "constant" in s2.sources else (s2, s1)
+            tail = stream.shape[len(stream.shape) - len(const.shape) :]
+            if len(const.shape) > len(stream.shape) or any(
+                c not in (1, t) for c, t in zip(const.shape, tail, strict=True)
+            ):
+                raise _Unsupported(
+                    f"{self.where(node)} adds a table of shape {const.shape} to a tensor of shape "
+                    f"{stream.shape}: not covered"
+                )
+            const = replace(const, shape=stream.shape, labels=stream.labels)
+            s1, s2 = (stream, const) if s1 is stream else (const, stream)
         if s1.shape != s2.shape:
             raise _Unsupported(
                 f"{self.where(node)} adds tensors of shapes {s1.shape} and {s2.shape} "
@@ -1224,7 +1280,39 @@ def _h_conv(w: _Walker, node, mod):
     )
 
 
+def torch_index(values):
+    import torch
+
+    return torch.from_numpy(np.asarray(values, dtype=np.int64))
+
+
 def _h_embedding(w: _Walker, node, mod):
+    src = w.env.get(node.args[0])
+    if isinstance(src, _Index):  # a positional embedding: the same rows for every input
+        if src.values.size and (src.values.min() < 0 or src.values.max() >= mod.num_embeddings):
+            raise _Unsupported(f"{w.where(node)} looks up indices outside [0, {mod.num_embeddings})")
+        q, Kpos = w.embedding_table(node, mod, src)
+        shape = w.shape(node)
+        lead = ("batch",) if src.batched else ("position",)
+        out = SignalState(
+            q=q,
+            mean=0.0,
+            c=1.0,
+            c_pos=math.nan,
+            c_x=math.nan,
+            gaussian=True,
+            shape=shape,
+            labels=lead + ("position",) * (len(shape) - 2) + ("feature",),
+            sources=frozenset({str(node.target), "constant"}),
+        )
+        out = _state(q, 0.0, q, Kpos, Kpos, like=out)
+        w.record(
+            node,
+            out,
+            f"Embedding {mod.num_embeddings}x{mod.embedding_dim} (positions)",
+            "the same rows for every input",
+        )
+        return
     s = w.st(node.args[0])
     if s.labels and not math.isnan(s.q):
         raise _Unsupported(f"{w.where(node)}: an Embedding needs integer token ids as input")
@@ -1625,6 +1713,19 @@ def _f_avgpool(w, node, name):
     _pool(w, node, lambda t: fn(t, *args, **kwargs), name)
 
 
+def _f_arange(w, node, name):
+    """torch.arange: the indices 0 .. n-1 (or the given start / end / step) as positions to look up."""
+    shape = w.shape(node)
+    args = [a for a in node.args]
+    if args and all(isinstance(a, int) for a in args):
+        values = np.arange(*args, dtype=np.int64)
+    elif len(args) == 1:  # arange(n) with n computed from a shape
+        values = np.arange(shape[0], dtype=np.int64)
+    else:
+        raise _Unsupported(f"{w.where(node)}: torch.arange with computed start or step is not covered")
+    w.env[node] = _Index(values, shape)
+
+
 _FUNC_HANDLERS = {
     **{n: _f_shape for n in _SHAPE_FUNCS},
     "add": _f_arith,
@@ -1641,6 +1742,10 @@ _FUNC_HANDLERS = {
     **{n: _f_dropout for n in _DROPOUT_FUNCS},
     **{n: _f_avgpool for n in _AVGPOOL_FUNCS},
     "scaled_dot_product_attention": _f_sdpa,
+    "arange": _f_arange,
+    "expand": _f_shape,
+    "expand_as": _f_shape,
+    "repeat": _f_shape,
 }
 _FUNC_HANDLERS["iadd"] = lambda w, node, name: w.arith(node, "add")
 
@@ -1872,6 +1977,9 @@ def _measure(x, s: SignalState):
     import torch
 
     x = x.detach().double()
+    if s.labels[0] != "batch":  # a table shared by every input: one "input"
+        x = x[None]
+        s = replace(s, labels=("batch",) + s.labels, shape=(1,) + tuple(s.shape))
     nd = x.dim()
     feats = [a for a in range(1, nd) if s.labels[a] in ("feature", "mixed")]
     pos = [a for a in range(1, nd) if s.labels[a] not in ("feature", "mixed")]

@@ -316,8 +316,8 @@ def _kind_of(node, root):
     if node.op in ("call_function", "call_method"):
         name, _, _ = _func_name(node)
         if node.target in (operator.add, operator.iadd) or name in ("add", "iadd", "sub"):
-            # two computed tensors: a residual addition; a parameter (positional table) or constant: a shift
-            tensors = [a for a in node.args[:2] if hasattr(a, "op") and a.op != "get_attr"]
+            # two computed tensors: a residual addition; a parameter, positional table or constant: a shift
+            tensors = [a for a in node.args[:2] if hasattr(a, "op") and not _constant(a, root)]
             return ("add", None) if len(tensors) == 2 else ("pass", None)
         if name in ("mul", "truediv", "div") or name in _PASS:
             return "pass", None
@@ -326,6 +326,22 @@ def _kind_of(node, root):
 
             return "activation", _function_activation(node, name, node.name)
     return "other", None
+
+
+def _constant(node, root) -> bool:
+    """True for a value that is the same for every input: a parameter, or an Embedding of fixed positions."""
+    import torch.nn as nn
+
+    if node.op == "get_attr":
+        return True
+    if node.op == "call_function" and getattr(node.target, "__name__", "") == "arange":
+        return True
+    if node.op == "call_module" and isinstance(root.get_submodule(node.target), nn.Embedding):
+        return bool(node.args) and hasattr(node.args[0], "op") and _constant(node.args[0], root)
+    if node.op in ("call_method", "call_function") and _func_name(node)[0] in _PASS | {"expand", "repeat"}:
+        inputs = [a for a in node.args if hasattr(a, "op") and a.op != "placeholder"]
+        return bool(inputs) and hasattr(node.args[0], "op") and _constant(node.args[0], root)
+    return False
 
 
 def _reaches(node, root):
@@ -454,6 +470,11 @@ class _Recommender(_Walker):
             )
         )
         return 1.0
+
+    def embedding_table(self, node, mod, idx):
+        """A positional Embedding at unit variance: independent N(0, 1) rows (q = 1, K_pos = 0)."""
+        self.embedding_q(node, mod)
+        return 1.0, 0.0
 
     def attention_variances(self, node, mod, s, T):
         from ..nn.attention import recommended_attention_scales
@@ -735,8 +756,9 @@ def recommend_network(
         nodes=tuple(walker.rows),
         output=walker.output,
         pass_through=tuple(walker.used_pass),
-        notes=tuple(notes[:1]),
+        notes=tuple(notes),
     )
+    notes = []  # printed once, with the per-node table
     return NetworkRecommendation(
         layers=tuple(walker.layers),
         signal=signal,
