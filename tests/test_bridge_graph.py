@@ -669,3 +669,11 @@ def test_positional_embeddings(style):
     g = signal_graph(Tokens(), input_shape=(4, 8))
     assert g["pe"].state.c == 1.0  # the same rows for every input
     assert _compare(lambda r: Tokens(), lambda r: torch.randint(0, 40, (8, 8)), replicas=4, abs_c=0.02) > 10
+
+
+def test_measuring_leaves_batchnorm_statistics_alone():
+    net = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU()).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    measure_signal_graph(net, torch.randn(32, 8))
+    signal_graph(net, input_shape=(32, 8))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

@@ -2050,8 +2050,20 @@ def measure_signal_graph(module, x, *, like: SignalGraph | None = None, pass_thr
             values[_row_name(n)] = out
             return out
 
-    with torch.no_grad():
-        _Record(gm).run(x)
+    # a forward pass in training mode updates BatchNorm's running statistics: keep the user's
+    buffers = [
+        (b, b.detach().clone())
+        for m in module.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._NormBase)
+        for b in m.buffers()
+    ]
+    try:
+        with torch.no_grad():
+            _Record(gm).run(x)
+    finally:
+        with torch.no_grad():
+            for b, saved in buffers:
+                b.copy_(saved)
     rows = []
     for row in like.nodes:
         v = values.get(row.name)
