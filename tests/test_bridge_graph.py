@@ -305,8 +305,21 @@ def test_errors_name_the_node():
                 return self.a(x)
             return x
 
-    with pytest.raises(ValueError, match="cannot be traced"):
+    with pytest.raises(
+        ValueError, match=r"cannot be traced by torch.fx at .*test_bridge_graph.py:\d+ \('if x.sum"
+    ):
         signal_graph(Untraceable(), input_shape=(2, 4))
+
+    class Wrapped(nn.Module):  # the untraceable part as a declared pass-through submodule
+        def __init__(self):
+            super().__init__()
+            self.inner, self.out = Untraceable(), nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.out(self.inner(x))
+
+    g = signal_graph(Wrapped(), input_shape=(2, 4), pass_through=("inner",))
+    assert g.pass_through == ("inner",) and g["out"].state.q > 0
     with pytest.raises(ValueError, match="input_shape"):
         signal_graph(nn.Linear(4, 4))
     with pytest.raises(ValueError, match="does not run"):

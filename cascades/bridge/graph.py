@@ -278,7 +278,7 @@ def _where(node, root):
     return f"node {node.name!r} ({_describe(node, root)})"
 
 
-def _trace_with_shapes(module, example):
+def _trace_with_shapes(module, example, leaves=()):
     """fx GraphModule of ``module`` with ``tensor_meta`` on every tensor node (one forward pass)."""
     import torch
     import torch.fx
@@ -286,7 +286,7 @@ def _trace_with_shapes(module, example):
 
     class _Tracer(torch.fx.Tracer):
         def is_leaf_module(self, m, qualname):
-            return _is_leaf(m)
+            return _is_leaf(m) or qualname in leaves or type(m).__name__ in leaves
 
         def call_module(self, m, forward, args, kwargs):
             explicit = _explicit_forward(m)
@@ -309,11 +309,14 @@ def _trace_with_shapes(module, example):
     except _Unsupported as exc:
         raise ValueError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - report the op torch.fx stopped at
+        from .trace import _user_frame
+
         reason = (str(exc).strip().splitlines() or [""])[0][:300]
         raise ValueError(
-            f"module {type(module).__name__} cannot be traced by torch.fx ({type(exc).__name__}: {reason}); "
-            "the graph propagation needs a traceable forward (no data-dependent control flow): move the "
-            "untraceable part into a submodule listed in pass_through, or give recommend the layer shapes"
+            f"module {type(module).__name__} cannot be traced by torch.fx{_user_frame(exc)} "
+            f"({type(exc).__name__}: {reason}); the graph propagation needs a traceable forward (no "
+            "data-dependent control flow): move the untraceable part into a submodule listed in pass_through "
+            "(its input statistics are then copied), or give recommend the layer shapes"
         ) from None
     modes = {m: m.training for m in gm.modules()}
     try:
@@ -1952,7 +1955,7 @@ def signal_graph(
     if isinstance(pass_through, str):
         pass_through = (pass_through,)
     example = _example(module, example_input, input_shape, input_dtype)
-    gm = _trace_with_shapes(module, example)
+    gm = _trace_with_shapes(module, example, leaves=tuple(pass_through))
     walker = _Walker(gm, _root(module), inputs, pass_through, variances, module.training)
     try:
         out = walker.run()
@@ -2041,7 +2044,7 @@ def measure_signal_graph(module, x, *, like: SignalGraph | None = None, pass_thr
 
     if like is None:
         like = signal_graph(module, x, pass_through=pass_through)
-    gm = _trace_with_shapes(module, (x,))
+    gm = _trace_with_shapes(module, (x,), leaves=tuple(pass_through) + tuple(like.pass_through))
     values = {}
 
     class _Record(torch.fx.Interpreter):

@@ -296,15 +296,10 @@ def _trace(module):
     try:
         return torch.fx.symbolic_trace(module)
     except Exception as err:  # noqa: BLE001 - any tracing failure becomes one clear message
-        import traceback
+        from .trace import _user_frame
 
         first = next((s for s in str(err).strip().splitlines() if s.strip()), type(err).__name__)
-        where = ""
-        frames = [f for f in traceback.extract_tb(err.__traceback__)
-                  if "/torch/" not in f.filename.replace("\\", "/") and f.filename != __file__]
-        if frames:
-            f = frames[-1]
-            where = f" at {f.filename}:{f.lineno}" + (f" ({f.line.strip()!r})" if f.line else "")
+        where = _user_frame(err)
         raise ValueError(f"isometric_init cannot trace {type(module).__name__} with torch.fx{where}: "
                          f"{type(err).__name__}: {first}. It needs a forward pass without data-dependent "
                          f"control flow") from None

@@ -686,7 +686,7 @@ def recommend_network(
     if isinstance(pass_through, str):
         pass_through = (pass_through,)
     example = _example(module, example_input, input_shape, input_dtype)
-    gm = _trace_with_shapes(module, example)
+    gm = _trace_with_shapes(module, example, leaves=tuple(pass_through))
     root = _root(module)
     L = _n_residual(gm, root)
     if branch_scale == "stable":

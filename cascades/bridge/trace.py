@@ -107,6 +107,18 @@ def _shape_of(layer) -> LayerShape:
     return LayerShape("conv2d", layer.in_channels, layer.out_channels, tuple(layer.kernel_size))
 
 
+def _user_frame(err) -> str:
+    """" at FILE:LINE ('source')" of the last frame of ``err`` outside torch and cascades, or ""."""
+    import traceback
+
+    paths = [(f, f.filename.replace("\\", "/")) for f in traceback.extract_tb(err.__traceback__)]
+    frames = [f for f, p in paths if "/torch/" not in p and "/cascades/" not in p]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" at {f.filename}:{f.lineno}" + (f" ({f.line.strip()!r})" if f.line else "")
+
+
 def _trace(module):
     import torch.fx
 
