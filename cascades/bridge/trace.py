@@ -109,10 +109,15 @@ def _shape_of(layer) -> LayerShape:
 
 def _user_frame(err) -> str:
     """" at FILE:LINE ('source')" of the last frame of ``err`` outside torch and cascades, or ""."""
+    import os
     import traceback
 
-    paths = [(f, f.filename.replace("\\", "/")) for f in traceback.extract_tb(err.__traceback__)]
-    frames = [f for f, p in paths if "/torch/" not in p and "/cascades/" not in p]
+    import torch
+
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the cascades package
+    theirs = os.path.dirname(os.path.abspath(torch.__file__))
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not os.path.abspath(f.filename).startswith((ours + os.sep, theirs + os.sep))]
     if not frames:
         return ""
     f = frames[-1]
