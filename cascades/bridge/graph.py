@@ -1672,30 +1672,6 @@ def _f_sdpa(w: _Walker, node, name):
     w.record(node, out, f"scaled_dot_product_attention T={T}", f"logit variance {st.logit_variance:.4g}")
 
 
-def _f_shape(w, node, name):
-    w.shape_op(node, name)
-
-
-def _f_flatten(w, node, name):
-    w.shape_op(node, name)
-
-
-def _f_arith(w, node, name):
-    w.arith(node, name)
-
-
-def _f_getitem(w, node, name):
-    w.getitem(node, name)
-
-
-def _f_cat(w, node, name):
-    w.cat(node, name)
-
-
-def _f_mean(w, node, name):
-    w.mean_op(node, name)
-
-
 def _f_dropout(w, node, name):
     p = node.args[1] if len(node.args) > 1 else node.kwargs.get("p", 0.5)
     training = node.args[2] if len(node.args) > 2 else node.kwargs.get("training", True)
@@ -1730,27 +1706,26 @@ def _f_arange(w, node, name):
 
 
 _FUNC_HANDLERS = {
-    **{n: _f_shape for n in _SHAPE_FUNCS},
-    "add": _f_arith,
-    "sub": _f_arith,
-    "mul": _f_arith,
-    "truediv": _f_arith,
-    "div": _f_arith,
-    "iadd": _f_arith,
-    "getitem": _f_getitem,
-    "cat": _f_cat,
-    "concat": _f_cat,
-    "concatenate": _f_cat,
-    "mean": _f_mean,
+    **{n: _Walker.shape_op for n in _SHAPE_FUNCS},
+    "add": _Walker.arith,
+    "sub": _Walker.arith,
+    "mul": _Walker.arith,
+    "truediv": _Walker.arith,
+    "div": _Walker.arith,
+    "iadd": lambda w, node, name: w.arith(node, "add"),
+    "getitem": _Walker.getitem,
+    "cat": _Walker.cat,
+    "concat": _Walker.cat,
+    "concatenate": _Walker.cat,
+    "mean": _Walker.mean_op,
     **{n: _f_dropout for n in _DROPOUT_FUNCS},
     **{n: _f_avgpool for n in _AVGPOOL_FUNCS},
     "scaled_dot_product_attention": _f_sdpa,
     "arange": _f_arange,
-    "expand": _f_shape,
-    "expand_as": _f_shape,
-    "repeat": _f_shape,
+    "expand": _Walker.shape_op,
+    "expand_as": _Walker.shape_op,
+    "repeat": _Walker.shape_op,
 }
-_FUNC_HANDLERS["iadd"] = lambda w, node, name: w.arith(node, "add")
 
 
 def _module_handlers():
@@ -1864,6 +1839,21 @@ def _root(module):
     import torch.nn as nn
 
     return nn.Sequential(module) if _is_leaf(module) else module
+
+
+def _weight_types():
+    """The weight layers whose scale the propagation reads (and the recommendation sets)."""
+    import torch.nn as nn
+
+    return (
+        nn.Linear,
+        nn.Conv1d,
+        nn.Conv2d,
+        nn.Conv3d,
+        nn.ConvTranspose1d,
+        nn.ConvTranspose2d,
+        nn.ConvTranspose3d,
+    )
 
 
 def _is_leaf(m) -> bool:

@@ -42,6 +42,8 @@ from .._rng import as_generator
 from .._validation import check_real
 from ..nn.criticality import critical_point
 from .graph import (
+    _DROPOUT_FUNCS,
+    _SHAPE_FUNCS,
     InputStats,
     SignalGraph,
     _example,
@@ -51,35 +53,13 @@ from .graph import (
     _trace_with_shapes,
     _Unsupported,
     _Walker,
+    _weight_types,
 )
 
 __all__ = ["NetworkLayer", "NetworkRecommendation", "apply_network", "recommend_network"]
 
 ROLES = ("pre-activation", "branch", "read-out", "pre-norm", "linear", "embedding", "attention", "norm")
-_PASS = frozenset(
-    (
-        "flatten",
-        "unflatten",
-        "view",
-        "reshape",
-        "squeeze",
-        "unsqueeze",
-        "transpose",
-        "permute",
-        "contiguous",
-        "clone",
-        "to",
-        "float",
-        "getitem",
-        "dropout",
-        "dropout1d",
-        "dropout2d",
-        "dropout3d",
-        "identity",
-        "t",
-        "movedim",
-    )
-)
+_PASS = _SHAPE_FUNCS | _DROPOUT_FUNCS | {"getitem"}  # what a value passes through on its way to a consumer
 
 
 @dataclass(frozen=True)
@@ -288,19 +268,7 @@ def _kind_of(node, root):
     if node.op == "call_module":
         mod = root.get_submodule(node.target)
         h = _MODULE_HANDLERS.get(type(mod))
-        if isinstance(
-            mod,
-            (
-                nn.Linear,
-                nn.Conv1d,
-                nn.Conv2d,
-                nn.Conv3d,
-                nn.ConvTranspose1d,
-                nn.ConvTranspose2d,
-                nn.ConvTranspose3d,
-                nn.Embedding,
-            ),
-        ):
+        if isinstance(mod, (*_weight_types(), nn.Embedding)):
             return "weight", None
         if h is _h_mha:
             return "attention", None
@@ -557,15 +525,7 @@ def _weight_tensors(gm, root):
             out += [(node.target, (d, d))] * 4  # q, k, v and out: four d x d matrices
         elif isinstance(
             mod,
-            (
-                nn.Linear,
-                nn.Conv1d,
-                nn.Conv2d,
-                nn.Conv3d,
-                nn.ConvTranspose1d,
-                nn.ConvTranspose2d,
-                nn.ConvTranspose3d,
-            ),
+            _weight_types(),
         ):
             seen.add(node.target)
             w = mod.weight
