@@ -18,10 +18,14 @@ density stays exactly at its target. The growth rule is the method:
 
 f_t follows ``schedule``: "cosine" (f_0 (1 + cos(pi t / T_end)) / 2, Evci et al. 2020) or "constant".
 The grown weights start at ``grow_init``: "zero" (RigL), "dense" (the dense initialization scale
-sigma_w^2 / n_in), or "theory": the scale that keeps the layer's chi_1 at the recommended value
-given its current in-degree, sigma_w^2 / (p n_in) with the layer's sigma_w^2 (from the
-recommendation, else measured at construction as k_mean E[w^2]); with ``per_neuron=True`` a unit of
-in-degree k gets sigma_w^2 / k (Gadhikar, Mukherjee & Burkholz, ICML 2023). The optimizer state
+sigma_w^2 / n_in), or "theory": the scale that puts the layer back at the recommended chi_1
+(chi_1 = sigma_w^2 E[phi'^2], Schoenholz et al. 2017, with sigma_w^2 the mean squared row norm of
+the layer: sum_j w_ij^2 = sigma_w^2 is what the recommendation sets at initialization, sigma_w^2 / k
+per weight for a unit of in-degree k; Gadhikar, Mukherjee & Burkholz, ICML 2023): the grown weights
+share the variance the kept ones lack, sigma_w^2 n_out - sum_i |w_i,kept|^2, layer-wise, or per unit
+with ``per_neuron=True``. The layer's sigma_w^2 is the recommendation's, else measured at
+construction as k_mean E[w^2]. Magnitude dropping keeps the largest weights, so the kept rows carry
+more than their share and the grown ones start small: neither zero nor the dense scale. The optimizer state
 (momentum, Adam moments) of every dropped and grown position is reset to zero. With
 ``flow_preserving=True`` no drop removes the last incoming connection of a unit or the last
 outgoing one of an input, so every unit keeps in-degree >= 1 and every input out-degree >= 1.
@@ -309,8 +313,11 @@ class DropAndGrow:
         new[grow] = True
         # values: dropped -> 0, grown -> the grow_init scale
         flat_w = W.detach().reshape(-1)
-        k_after = new.reshape(m2.shape).sum(1)
-        vals = self._grow_values(i, grow, k_after, m2.shape)
+        kept = m2.ravel().copy()
+        kept[drop] = False
+        w_now = W.detach().reshape(m2.shape).double().cpu().numpy()
+        row_norm2 = (np.where(kept.reshape(m2.shape), w_now, 0.0) ** 2).sum(1)  # what the kept weights carry
+        vals = self._grow_values(i, grow, row_norm2, m2.shape)
         idx_drop = torch.from_numpy(drop).to(W.device)
         idx_grow = torch.from_numpy(grow).to(W.device)
         flat_w[idx_drop] = 0
@@ -331,7 +338,35 @@ class DropAndGrow:
         keep[score[:, cols].argmax(0), cols] = True
         return act[~keep.ravel()[act]]
 
+    def _repair(self, m2, n):
+        """Flow preservation: a new connection into every unit with none and out of every input with none."""
+        forced = []
+        taken = m2.copy()
+        for r in np.flatnonzero(~taken.any(1)):
+            if len(forced) == n:
+                return forced, taken
+            c = int(self.gen.integers(m2.shape[1]))
+            taken[r, c] = True
+            forced.append(r * m2.shape[1] + c)
+        for c in np.flatnonzero(~taken.any(0)):
+            if len(forced) == n:
+                break
+            r = int(self.gen.integers(m2.shape[0]))
+            taken[r, c] = True
+            forced.append(r * m2.shape[1] + c)
+        return forced, taken
+
     def _grow(self, i, m2, dropped, n):
+        forced = []
+        if self.flow_preserving:
+            forced, m2 = self._repair(m2, n)
+            n -= len(forced)
+            if n == 0:
+                return np.sort(np.array(forced, dtype=np.int64))
+        rest = self._grow_by_method(i, m2, dropped, n)
+        return np.sort(np.concatenate([np.array(forced, dtype=np.int64), rest]))
+
+    def _grow_by_method(self, i, m2, dropped, n):
         cand_mask = ~m2.ravel()
         if self.method != "random":
             cand_mask[dropped] = False  # do not regrow what was just dropped
@@ -358,18 +393,28 @@ class DropAndGrow:
             return np.sort(cand[pick])
         return np.sort(self.gen.choice(cand, size=n, replace=False))
 
-    def _grow_values(self, i, grow, k_after, shape):
+    def _grow_values(self, i, grow, row_norm2, shape):
+        """Values of the grown weights (see the module docstring, ``grow_init``).
+
+        "theory": the layer's sigma_w^2 (the mean squared row norm, times q_in the pre-activation
+        variance, which sets chi_1) is restored: the grown weights share the deficit
+        sigma_w^2 n_out - sum of the kept rows' squared norms (per unit with ``per_neuron``:
+        sigma_w^2 - the unit's kept squared norm, shared by its grown weights); where the kept
+        weights already carry sigma_w^2 the grown ones start at zero.
+        """
         if self.grow_init == "zero" or grow.size == 0:
             return np.zeros(grow.size)
         s2 = self.sigma_w2[i]
-        fan_in = shape[1]
+        n_out, fan_in = shape
         if self.grow_init == "dense":
-            std = np.full(grow.size, math.sqrt(s2 / fan_in))
-        elif self.per_neuron:
-            std = np.sqrt(s2 / np.maximum(k_after[grow // shape[1]], 1))
+            return self.gen.standard_normal(grow.size) * math.sqrt(s2 / fan_in)
+        rows = grow // fan_in
+        if self.per_neuron:
+            g = np.bincount(rows, minlength=n_out)
+            var_row = np.maximum(s2 - row_norm2, 0.0) / np.maximum(g, 1)
+            std = np.sqrt(var_row[rows])
         else:
-            p = k_after.sum() / (shape[0] * fan_in)
-            std = np.full(grow.size, math.sqrt(s2 / max(p * fan_in, 1.0)))
+            std = np.full(grow.size, math.sqrt(max(s2 * n_out - row_norm2.sum(), 0.0) / grow.size))
         return self.gen.standard_normal(grow.size) * std
 
     def _reset_state(self, W, positions):
