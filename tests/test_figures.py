@@ -32,6 +32,7 @@ NAMES = [
     "sparse-signal-propagation",
     "bridge-training",
     "loopy-size-distributions",
+    "dst-training",
 ]
 
 
@@ -216,7 +217,7 @@ def test_watts_frequency_quick_data():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_every_recipe_quick(name, tmp_path):
-    if name == "bridge-training":
+    if name in ("bridge-training", "dst-training"):
         pytest.importorskip("torch")
     res = cf.reproduce(name, scale="quick", progress=False, out=tmp_path)
     assert res.complete
@@ -252,6 +253,12 @@ def test_every_recipe_quick(name, tmp_path):
             np.testing.assert_allclose(ds[var].values.sum(axis=1), 1.0, atol=1e-9)
         assert np.all((ds.global_weight.values >= 0) & (ds.global_weight.values <= 1))
         assert np.all(np.isfinite(ds.tv_two_branch.values))
+    elif name == "dst-training":
+        assert np.all((ds.test_accuracy.values >= 0) & (ds.test_accuracy.values <= 100))
+        # the fixed mask explores nothing; every drop-and-grow method explores more than its density
+        ex = ds.explored_fraction
+        assert float(ex.sel(method="static")[-1]) == pytest.approx(float(ex.sel(method="static")[0]))
+        assert all(float(ex.sel(method=m)[-1]) > float(ex.sel(method=m)[0]) for m in ("set", "rigl"))
     elif name == "bridge-training":
         acc = ds.test_accuracy.values
         assert np.all((acc[np.isfinite(acc)] >= 0) & (acc[np.isfinite(acc)] <= 1))

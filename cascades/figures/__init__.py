@@ -13,7 +13,7 @@ The command line mirrors it: ``cascades reproduce --list``, ``cascades reproduce
 --out DIR``.
 """
 
-from . import signal, sizes, training, watts  # noqa: F401  (importing registers the recipes)
+from . import dst, signal, sizes, training, watts  # noqa: F401  (importing registers the recipes)
 from ._base import SCALES, FigureResult, Recipe, list_figures, reproduce
 
 __all__ = ["FigureResult", "Recipe", "SCALES", "list_figures", "reproduce"]
