@@ -202,3 +202,12 @@ def test_bad_input():
         DropAndGrow("net")
     with pytest.raises(ValueError, match="masks must"):
         topology([np.ones(3, bool)])
+
+
+def test_recommended_sigma_w2_is_used_when_the_read_out_stays_dense():
+    from cascades.bridge import to_torch
+
+    rec = recommend([64, 256, 10], "relu", density=0.3, scheme="erk")
+    assert rec.layers[1].density == 1.0  # ERK keeps the small read-out dense
+    dg = DropAndGrow(to_torch(rec, rng=0), rec, method="set", rng=0)
+    assert dg.sigma_w2 == [rec.layers[0].sigma_w2]

@@ -206,8 +206,11 @@ class DropAndGrow:
         """Per layer: the recommendation's sigma_w^2, else k_mean E[w^2 | kept] measured now."""
         out = []
         by_shape = None
-        if rec is not None and hasattr(rec, "layers") and len(rec.layers) == len(self.layers):
-            by_shape = [float(lay.sigma_w2) for lay in rec.layers]
+        if rec is not None and hasattr(rec, "layers"):
+            # apply_to prunes exactly the layers of density < 1, in order: pair them with the masked ones
+            sparse = [lay for lay in rec.layers if getattr(lay, "density", 1.0) < 1]
+            if len(sparse) == len(self.layers):
+                by_shape = [float(lay.sigma_w2) for lay in sparse]
         for i, (_, mod) in enumerate(self.layers):
             if by_shape is not None and math.isfinite(by_shape[i]) and by_shape[i] > 0:
                 out.append(by_shape[i])
@@ -312,7 +315,7 @@ class DropAndGrow:
         grow = self._grow(i, new.reshape(m2.shape), drop, n)
         new[grow] = True
         # values: dropped -> 0, grown -> the grow_init scale
-        flat_w = W.detach().reshape(-1)
+        flat_w = W.detach().reshape(-1).clone()  # a copy: written back below (also non-contiguous weights)
         kept = m2.ravel().copy()
         kept[drop] = False
         w_now = W.detach().reshape(m2.shape).double().cpu().numpy()
@@ -322,6 +325,7 @@ class DropAndGrow:
         idx_grow = torch.from_numpy(grow).to(W.device)
         flat_w[idx_drop] = 0
         flat_w[idx_grow] = torch.from_numpy(vals).to(device=W.device, dtype=W.dtype)
+        W.detach().copy_(flat_w.view(W.shape))
         mask.copy_(torch.from_numpy(new.reshape(shape)).to(device=mask.device, dtype=mask.dtype))
         self._reset_state(W, np.concatenate([drop, grow]))
         return int(drop.size), int(grow.size)
