@@ -7,7 +7,7 @@ a :class:`numpy.random.Generator`), documented in :mod:`cascades._rng`.
 
 __version__ = "0.1.0"
 
-from . import bridge, campaigns, datasets, nn
+from . import bridge, campaigns, datasets, dst, nn
 from ._memory import MemoryLimitError, memory_limit
 from .bridge import (
     LayerRecommendation,
@@ -120,6 +120,7 @@ __all__ = [
     "nn",
     "bridge",
     "datasets",
+    "dst",
     # the bridge: architecture -> initialization and sparse topology -> PyTorch
     "recommend",
     "Recommendation",

@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["LayerTopology", "TopologyMonitor", "topology"]
 
@@ -95,6 +94,8 @@ def topology(masks) -> tuple:
     >>> t[0].dead_units, t[0].cut_from_input, t[0].cut_from_output
     (1, 1, 1)
     """
+    from scipy import stats
+
     ms = [_as_2d(m) for m in masks]
     if not ms:
         raise ValueError("masks must hold at least one layer")
