@@ -211,3 +211,21 @@ def test_recommended_sigma_w2_is_used_when_the_read_out_stays_dense():
     assert rec.layers[1].density == 1.0  # ERK keeps the small read-out dense
     dg = DropAndGrow(to_torch(rec, rng=0), rec, method="set", rng=0)
     assert dg.sigma_w2 == [rec.layers[0].sigma_w2]
+
+
+def test_channels_last_convolutions_with_adam():
+    net, rec = _cnn()
+    net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    dg = DropAndGrow(net, rec, method="set", update_every=1, optimizer=opt, rng=0)
+    x = torch.randn(4, 1, 8, 8).to(memory_format=torch.channels_last)
+    before = [m.clone() for m in dg.masks()]
+    net(x).pow(2).mean().backward()
+    opt.step()
+    assert dg.step()
+    for b, a, (_, mod) in zip(before, dg.masks(), dg.layers, strict=True):
+        assert int(a.sum()) == int(b.sum())
+        changed = a ^ b  # grown or dropped
+        assert bool(changed.any())
+        for key in ("exp_avg", "exp_avg_sq"):  # their Adam moments are reset, in any memory layout
+            assert float(opt.state[mod.weight_orig][key][changed].abs().max()) == 0

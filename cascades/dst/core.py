@@ -430,10 +430,12 @@ class DropAndGrow:
         state = self.optimizer.state.get(W)
         if not state:
             return
-        idx = torch.from_numpy(positions).to(W.device)
+        changed = np.zeros(W.numel(), dtype=bool)
+        changed[positions] = True  # row-major positions, as a mask of W's shape (any memory layout)
+        sel = torch.from_numpy(changed.reshape(tuple(W.shape))).to(W.device)
         for v in state.values():
             if torch.is_tensor(v) and v.shape == W.shape:
-                v.view(-1)[idx] = 0
+                v[sel] = 0
 
     def remove(self):
         """Remove the gradient hooks (RigL)."""
