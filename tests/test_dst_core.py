@@ -1,6 +1,5 @@
 """cascades.dst: drop-and-grow invariants, determinism, RigL growth, theory-scaled regrowth, the monitor."""
 
-
 import numpy as np
 import pytest
 
@@ -229,3 +228,15 @@ def test_channels_last_convolutions_with_adam():
         assert bool(changed.any())
         for key in ("exp_avg", "exp_avg_sq"):  # their Adam moments are reset, in any memory layout
             assert float(opt.state[mod.weight_orig][key][changed].abs().max()) == 0
+
+
+def test_masks_given_directly():
+    net = torch.nn.Sequential(torch.nn.Linear(20, 40), torch.nn.ReLU(), torch.nn.Linear(40, 5))
+    masks = draw_masks([("linear", 20, 40), ("linear", 40, 5)], [0.2, 1.0], rng=0)
+    dg = DropAndGrow(net, masks, method="set", update_every=1, rng=0)
+    assert len(dg.layers) == 1 and torch.equal(dg.masks()[0].cpu(), torch.from_numpy(masks[0]))
+    assert dg.step() and int(dg.masks()[0].sum()) == int(masks[0].sum())
+    with pytest.raises(ValueError, match="2 Linear / Conv2d layers"):
+        DropAndGrow(
+            torch.nn.Sequential(torch.nn.Linear(20, 40), torch.nn.ReLU(), torch.nn.Linear(40, 5)), masks[:1]
+        )

@@ -87,6 +87,36 @@ def _masked_layers(model):
     return out
 
 
+def _is_mask_list(obj) -> bool:
+    return isinstance(obj, (list, tuple)) and len(obj) > 0 and all(hasattr(m, "shape") for m in obj)
+
+
+def _attach_masks(model, masks):
+    """Prune the model's Linear / Conv2d layers (forward order) with the given boolean masks."""
+    import torch
+    from torch.nn.utils import prune
+
+    from ..bridge.torch import _unprune
+    from ..bridge.trace import _forward_order
+
+    layers = _forward_order(model)
+    if len(layers) != len(masks):
+        raise ValueError(
+            f"masks: got {len(masks)} masks for the model's {len(layers)} Linear / Conv2d layers"
+        )
+    for (name, layer), m in zip(layers, masks, strict=True):
+        w = layer.weight
+        m = torch.as_tensor(np.asarray(m, dtype=bool) if not torch.is_tensor(m) else m.bool())
+        if tuple(m.shape) != tuple(w.shape):
+            raise ValueError(
+                f"masks: the mask of layer {name!r} has shape {tuple(m.shape)}, its weight {tuple(w.shape)}"
+            )
+        if bool(m.all()):
+            continue  # a dense layer keeps its plain weight
+        _unprune(layer)
+        prune.custom_from_mask(layer, "weight", mask=m.to(device=w.device, dtype=w.dtype))
+
+
 class DropAndGrow:
     """Drop by magnitude and grow connections during training, keeping every layer's density exact.
 
@@ -95,9 +125,11 @@ class DropAndGrow:
     model : torch.nn.Module
         A model whose sparse layers are pruned (``weight_mask``), e.g. by
         :func:`cascades.bridge.apply_to`; or give ``recommendation`` to have it applied here.
-    recommendation : cascades.bridge.Recommendation, optional
-        Applied to ``model`` (with ``rng``) when the model has no masks yet; its per-layer sigma_w^2
-        sets the "theory" growth scale.
+    recommendation : cascades.bridge.Recommendation or sequence of masks, optional
+        A recommendation is applied to ``model`` (with ``rng``) when the model has no masks yet,
+        and its per-layer sigma_w^2 sets the "theory" growth scale. A sequence of boolean masks,
+        one per Linear / Conv2d layer in forward order, is attached as it is (all-True masks leave
+        the layer dense).
     method : {"set", "rigl", "random", "theory", "static"}
     update_every : int
         Optimizer steps between updates (>= 1).
@@ -172,7 +204,10 @@ class DropAndGrow:
         self.optimizer = optimizer
         self.gen = as_generator(rng)
         self.model = model
-        if recommendation is not None and not _masked_layers(model):
+        if _is_mask_list(recommendation):  # masks given directly: attach them to the weight layers
+            _attach_masks(model, recommendation)
+            recommendation = None
+        elif recommendation is not None and not _masked_layers(model):
             from ..bridge import apply_to
 
             apply_to(model, recommendation, rng=self.gen)
