@@ -27,8 +27,9 @@ with ``per_neuron=True``. The layer's sigma_w^2 is the recommendation's, else me
 construction as k_mean E[w^2]. Magnitude dropping keeps the largest weights, so the kept rows carry
 more than their share and the grown ones start small: neither zero nor the dense scale. The optimizer state
 (momentum, Adam moments) of every dropped and grown position is reset to zero. With
-``flow_preserving=True`` no drop removes the last incoming connection of a unit or the last
-outgoing one of an input, so every unit keeps in-degree >= 1 and every input out-degree >= 1.
+``flow_preserving=True`` no drop removes the strongest incoming connection of a unit or the strongest
+outgoing one of an input, and a unit or input left without any (by the initial mask) gets a grown
+connection first, so every unit keeps in-degree >= 1 and every input out-degree >= 1 within each layer.
 
 The masks are those of :func:`torch.nn.utils.prune` (``weight_mask`` buffers, as attached by
 :func:`cascades.bridge.apply_to`); sparse layers stay dense-masked tensors (no sparse kernels).
