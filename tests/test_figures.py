@@ -38,7 +38,7 @@ NAMES = [
 
 def test_registry_lists_the_figures():
     figs = cf.list_figures()
-    assert list(figs) == NAMES  # in the order of THEORY.md, Part C (10: an addition of ours)
+    assert list(figs) == NAMES  # in the order of notebooks/README.md (10, 11: additions of ours)
     for name in NAMES:
         rec = _base.get_recipe(name)
         assert set(rec.params) == {"quick", "full"}

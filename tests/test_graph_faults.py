@@ -10,8 +10,8 @@ BadZipFile or KeyError. Every such input must now be refused at the door, with
 a ValueError (a MemoryLimitError for sizes) or TypeError naming the parameter
 or the file.
 
-Tiers (STYLE.md, rule 10): (a) the validation kernel against a slow, readable
-reference on random corruptions; (b) refusals, and round trips of valid graphs.
+Tiers (the three ways of testing in README.md, Contributing): (a) the validation kernel against a
+slow, readable reference on random corruptions; (b) refusals, and round trips of valid graphs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tests of cascades.graphs and its kernels.
 
-Tiers (STYLE.md, rule 10):
+Tiers (the three ways of testing in README.md, Contributing):
 (a) exact: every numba kernel against a slow, readable pure-Python reference,
     including generators that consume the same uniforms;
 (b) invariants: CSR structure, degree sums, round trips, seeding, bad input;

@@ -1,6 +1,6 @@
 """Tests of cascades.messages and its kernels.
 
-Tiers (STYLE.md, rule 10):
+Tiers (the three ways of testing in README.md, Contributing):
 (a) exact: the Poisson-binomial leave-one-out kernels (all three code paths) against a slow, readable
     convolution at 1e-12, with messages exactly 0, 1 and within 1e-15 of 1; message passing on small
     trees, forests and directed polytrees against exact enumeration of all seed sets (and of all

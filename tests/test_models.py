@@ -1,6 +1,6 @@
 """Tests of cascades.models: the cascade models and their simulation rules.
 
-Tiers (STYLE.md, rule 10):
+Tiers (the three ways of testing in README.md, Contributing):
 (a) exact: thresholds by hand on stars, paths and complete graphs, the integer
     threshold rule against exact ``fractions.Fraction`` arithmetic, response
     tables against hand values (to 1e-12), weights by hand;

@@ -86,7 +86,8 @@ def test_relu_chi1_and_fixed_points():
 
 
 def test_tanh_critical_point_against_independent_reference():
-    # THEORY.md B1 sanity value: "close to 1.76"; both computations give 1.760955 (to 1e-9)
+    # the critical sigma_w^2 of tanh at sigma_b^2 = 0.05 is "close to 1.76" (Schoenholz et al. 2017);
+    # both computations give 1.760955 (to 1e-9)
     ref = optimize.brentq(lambda s: ref_tanh_chi1(s, 0.05) - 1, 1.2, 3, xtol=1e-14)
     got = critical_weight_variance("tanh", 0.05)
     assert got == pytest.approx(ref, abs=1e-9)

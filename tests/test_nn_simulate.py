@@ -1,4 +1,4 @@
-"""Theory against simulated random networks (cascades.nn.simulate), tier (c) of STYLE.md item 10.
+"""Theory against simulated random networks (cascades.nn.simulate): the third way of testing (README.md).
 
 Tolerances are derived next to each assertion from the width n, the number of independent
 networks R and, where the theory gives it, the variance of the per-layer noise. Every random

@@ -1,6 +1,6 @@
 """Tests of cascades.simulation and its kernels.
 
-Tiers (STYLE.md, rule 10):
+Tiers (the three ways of testing in README.md, Contributing):
 (a) exact: every kernel (async and sync, every rule kind) against slow, readable
     pure-Python references on small random graphs (ER, configuration model with
     loops and multi-edges, directed graphs, layered DAGs), with the same rule,

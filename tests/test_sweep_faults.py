@@ -10,8 +10,9 @@ runaway allocation. Each test is a reproducer found by fuzzing:
   ``attrs={'a': None}`` likewise failed only at the end;
 - ``simulate_ensemble(g, model, 2**40)`` spawned its per-run generators until memory ran out.
 
-Tiers (STYLE.md, rule 10): all (b), invariants: processes gone, values stored exactly, errors raised
-before any work (calls counted with one file per call) and naming the parameter.
+Tiers (the three ways of testing in README.md, Contributing): all (b), invariants: processes gone,
+values stored exactly, errors raised before any work (calls counted with one file per call) and
+naming the parameter.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tests of cascades.sweeps (the generic runner), cascades.campaigns and ``cascades sweep``.
 
-Tiers (STYLE.md, rule 10):
+Tiers (the three ways of testing in README.md, Contributing):
 (a) exact: every realization's stream is the documented
     ``default_rng(SeedSequence(root, spawn_key=(grid_index, realization)))``, recomputed here
     independently; results are bitwise identical for every chunking, for the serial backend and
@@ -429,7 +429,8 @@ def test_watts_theory_against_the_closed_form():
     theory = camp.theory(camp)
     phi = np.asarray(camp.grid["phi"])[:, None]
     z = np.asarray(camp.grid["z"])[None, :]
-    # Watts' C1 on ER graphs with the ">=" rule: z P[Poisson(z) <= floor(1/phi) - 2] (THEORY.md A2)
+    # Watts' C1 on ER graphs with the ">=" rule: z P[Poisson(z) <= floor(1/phi) - 2]
+    # (docs/guide/theory/cascades.md, cascade conditions)
     c1 = z * stats.poisson.cdf(np.floor(1 / phi + 1e-12) - 2, z)
     np.testing.assert_allclose(theory["theory_c1"][1], c1, rtol=1e-10, atol=1e-12)
     assert np.array_equal(theory["theory_window"][1], c1 > 1)

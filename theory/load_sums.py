@@ -1,7 +1,7 @@
 """Responses built from summed loads: iid random weights and damage diversification, with sympy.
 
 Weighted threshold models activate a node when the summed weights of its active neighbours reach
-its threshold theta (THEORY.md A1). Two oracles for ``cascades.meanfield``:
+its threshold theta (docs/guide/theory/cascades.md, the cascade model class). Two oracles for ``cascades.meanfield``:
 
 1. **iid exponential weights.** With W ~ Exp(scale s), the m-fold convolution of the density is
    the Erlang density x^(m-1) e^(-x/s) / (s^m (m-1)!): sympy convolves the densities by
@@ -20,7 +20,7 @@ its threshold theta (THEORY.md A1). Two oracles for ``cascades.meanfield``:
    :func:`damage_trajectory` runs this recursion in exact rational arithmetic (the law of the sum
    by exact convolution of finite distributions) for a finite degree distribution. It is the
    oracle of the degree-resolved solver of ``cascades.meanfield.final_size``. The simpler form
-   F(m) = P[sum of m iid 1/K' >= theta], K' ~ e_k' (the issue, THEORY.md A2) is the special case
+   F(m) = P[sum of m iid 1/K' >= theta], K' ~ e_k' (docs/guide/theory/cascades.md) is the special case
    a_k' independent of k'; :func:`damage_iid_response` gives it exactly for comparison.
 
 Run ``python -m theory.load_sums`` to print the derivation.

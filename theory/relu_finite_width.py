@@ -1,4 +1,4 @@
-"""Finite-width moments of a random ReLU layer, derived with sympy (THEORY.md B3).
+"""Finite-width moments of a random ReLU layer, derived with sympy (Burkholz & Dubatovka, NeurIPS 2019; docs/guide/theory/networks.md).
 
 Setting (Burkholz & Dubatovka, NeurIPS 2019): given x^{l-1}, the pre-activations of a ReLU
 layer of width n with W_ij ~ N(0, sigma_w^2 / n_{l-1}) and zero bias are iid N(0, v),

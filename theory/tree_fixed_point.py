@@ -1,7 +1,7 @@
 """Exact fixed points and time courses of the local tree approximation, derived with sympy.
 
-The local tree approximation (Gleeson & Cahalane, PRE 75, 056103, 2007, Eqs. (1)-(2); THEORY.md
-A2) iterates, from q_0 = rho0,
+The local tree approximation (Gleeson & Cahalane, PRE 75, 056103, 2007, Eqs. (1)-(2);
+docs/guide/theory/cascades.md) iterates, from q_0 = rho0,
 
     q_{t+1} = rho0 + (1 - rho0) sum_k e_k sum_{m<k}  Bin(m; k-1, q_t) F(m, k),
     rho_{t+1} = rho0 + (1 - rho0) sum_k p_k sum_{m<=k} Bin(m; k, q_t) F(m, k),     rho_0 = rho0,

@@ -4,7 +4,7 @@ A single seed triggers a global cascade iff one of its neighbours leads into the
 vulnerable nodes (those that one active neighbour activates, probability F(1, k)). With v the
 probability that an edge from an active node leads into an infinite vulnerable subtree and
 e_k = k p_k / z (Watts, PNAS 99, 5766, 2002; Gleeson & Cahalane, PRE 75, 056103, 2007;
-THEORY.md A2):
+docs/guide/theory/cascades.md):
 
     v = sum_k e_k F(1, k) (1 - (1 - v)^(k-1)),        P_global = 1 - sum_k p_k (1 - v)^k,
 

@@ -19,12 +19,12 @@ For the threshold rule m/k >= phi, F(1, k) = 1[1/k >= phi]. Derived here:
 0. **The expansion.** For any response, sum_m Bin(m; k-1, q) F(m, k) =
    F(0,k) + (k-1)[F(1,k) - F(0,k)] q + C(k-1,2)[F(2,k) - 2F(1,k) + F(0,k)] q^2 + O(q^3)
    (symbolic F, k = 1..9): weighted with e_k these are the C1 and C2 of ``cascade_condition``.
-3. **C2 in closed form** (Gleeson & Cahalane, PRE 75, 056103, 2007; THEORY.md A2):
+3. **C2 in closed form** (Gleeson & Cahalane, PRE 75, 056103, 2007; docs/guide/theory/cascades.md):
    C2 = sum_k (k p_k / z)(k-1)(k-2) [F(2, k)/2 - F(1, k)], with F(2, k) = 1[k <= K2 = floor(2/phi)],
    equals z^2 [Q(K2 - 2, z)/2 - Q(K* - 2, z)] (each Q term read as 0 when its K is below 3),
    checked symbolically for K* <= 6 and every K* <= K2 <= 2K* + 1.
 4. **The window edges.** The roots of z Q(K* - 1, z) = 1, found with mpmath at 40 digits; for
-   phi = 0.18 (K* = 5): 1.0207039085 < z < 5.7646770872 (THEORY.md's "roughly 1.02 < z < 5.76").
+   phi = 0.18 (K* = 5): 1.0207039085 < z < 5.7646770872 (the window usually quoted as "roughly 1.02 < z < 5.76").
 
 Run ``python -m theory.watts_condition`` to print the derivation.
 """

@@ -53,9 +53,10 @@ set by :func:`cascades.bridge.recommend`) and s_b = E[b^2]:
   InstanceNorm: the positions of one channel), K' = gamma^2 (K - r) / (q - r + eps) + beta^2 for
   every class, where BatchNorm's one centre makes r the same for all pairs, and the per-input norms
   use r_ab (the mean over the group of cross-input second moments) for pairs of two inputs.
-  BatchNorm in training mode on B inputs of exchangeable correlation maps every pair of inputs to
-  c' = -1/(B - 1) (Yang et al., ICLR 2019, "A mean field theory of batch normalization", the
-  finite-batch fixed point); in evaluation mode it is the affine map of its running statistics.
+  BatchNorm in training mode on B inputs of exchangeable correlation (no position axes, gamma = 1,
+  beta = 0) maps every pair of inputs to c' = -1/(B - 1) (Yang et al., ICLR 2019, "A mean field
+  theory of batch normalization", the finite-batch fixed point); in evaluation mode it is the
+  affine map of its running statistics.
   RMSNorm divides by sqrt(q + eps) without centring (Zhang & Sennrich 2019).
 * Dropout(p) in training mode: q' = q / (1 - p), other pairs unchanged (independent masks;
   Schoenholz et al., ICLR 2017, Sec. 5).

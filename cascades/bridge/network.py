@@ -17,9 +17,9 @@ in the graph and the predicted state of its input:
 * a normalization layer's affine scale is set to gamma^2 = q* of the activation it feeds (it resets
   q to gamma^2), 1 otherwise, its shift to 0;
 * self-attention (MultiheadAttention): query and key scales with logit variance
-  ``logit_variance`` given the input's q (s_q = s_k = sqrt(v) / q_in), the value/output scale that
-  keeps q (:func:`cascades.nn.recommended_attention_scales`; Noci et al., NeurIPS 2022), times
-  beta^2 when the attention output is a residual branch;
+  ``logit_variance`` given the input's q (s_q = s_k = sqrt(v) / q_in, without attention biases),
+  the value/output scale that keeps q (:func:`cascades.nn.recommended_attention_scales`; Noci et
+  al., NeurIPS 2022), times beta^2 when the attention output is a residual branch;
 * Embedding tables get unit variance; every other weight layer the variance-preserving scale.
 
 The predicted state of every tensor under the recommendation comes with it
@@ -583,7 +583,11 @@ def recommend_network(
     example_input, input_shape, input_dtype, inputs, pass_through
         As for :func:`cascades.bridge.signal_graph` (one of ``example_input`` and ``input_shape``).
     q_star : float, optional
-        Target pre-activation variance (default 1; see :func:`cascades.nn.critical_point`).
+        Target pre-activation variance (default 1 for every activation; see
+        :func:`cascades.nn.critical_point`). Where it is an unstable fixed point of an activation
+        (GELU, SiLU at q* = 1), that activation's layers move to the nearest stable point
+        (``stability="nearest"``; the chain reading of :func:`cascades.recommend` keeps it while the
+        drift over the depth stays small, ``stability="auto"``).
     density : float
         Overall fraction of weights kept, in (0, 1].
     scheme : {"erk", "uniform"}

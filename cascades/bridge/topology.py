@@ -198,7 +198,7 @@ def layer_densities(architecture, density, scheme="erk", *, epsilon=None, overri
         * "erk": p_l = eps (sum of dims) / (product of dims) (Evci et al. 2020); any layer above 1 is
           made dense and eps re-solved.
         * "balanced": every non-dense layer keeps the same number of weights, p_l N_l = const
-          (THEORY's min(p sum N / (L N_l), 1), with the saturated layers' surplus redistributed).
+          (min(p sum N / (L N_l), 1), with the saturated layers' surplus redistributed).
         * "pyramidal": p_l = r^l with r in (0, 1] the root of sum_l N_l r^l = p sum_l N_l.
         * "set": p_l = min(epsilon (n_in + n_out) / (n_in n_out), 1) (Mocanu et al. 2018); without
           ``epsilon``, epsilon is solved for the overall density like ERK.
