@@ -240,3 +240,20 @@ def test_masks_given_directly():
         DropAndGrow(
             torch.nn.Sequential(torch.nn.Linear(20, 40), torch.nn.ReLU(), torch.nn.Linear(40, 5)), masks[:1]
         )
+
+
+def test_layers_follow_the_forward_order_of_the_recommendation():
+    class Reordered(torch.nn.Module):  # defined out, hidden; called hidden, out
+        def __init__(self):
+            super().__init__()
+            self.out = torch.nn.Linear(64, 10)
+            self.hidden = torch.nn.Linear(20, 64)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.hidden(x)))
+
+    net = Reordered()
+    rec = recommend(net, density=0.3, scheme="uniform")
+    dg = DropAndGrow(net, rec, method="set", rng=0)
+    assert [name for name, _ in dg.layers] == ["hidden", "out"]
+    assert dg.sigma_w2 == [lay.sigma_w2 for lay in rec.layers]

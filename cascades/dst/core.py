@@ -80,12 +80,20 @@ class UpdateRecord:
 
 
 def _masked_layers(model):
-    """(name, module) of every layer pruned with torch.nn.utils.prune on its ``weight``."""
-    out = []
-    for name, mod in model.named_modules():
-        if hasattr(mod, "weight_mask") and hasattr(mod, "weight_orig"):
-            out.append((name, mod))
-    return out
+    """(name, module) of every layer pruned with torch.nn.utils.prune on its ``weight``.
+
+    In the order the forward pass calls them (the order of :func:`cascades.bridge.apply_to` and of a
+    recommendation's layers), or in definition order when the module cannot be read that way.
+    """
+    from ..bridge.trace import _forward_order
+
+    try:
+        layers = _forward_order(model)
+        known = {id(m) for _, m in layers}
+        layers += [(n, m) for n, m in model.named_modules() if id(m) not in known]
+    except ValueError:  # weight layers the chain reader does not cover: definition order
+        layers = list(model.named_modules())
+    return [(n, m) for n, m in layers if hasattr(m, "weight_mask") and hasattr(m, "weight_orig")]
 
 
 def _is_mask_list(obj) -> bool:
